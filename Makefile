@@ -1,0 +1,39 @@
+# Everyday targets. `make reproduce` and `make test` work on a fresh machine: they create .venv,
+# install the project with the exact versions of constraints.txt, then do their job.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: setup reproduce test lint format bench import clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+reproduce: setup  ## regenerate every table, figure and the report into paper_figures/
+	$(BIN)/convfail reproduce
+
+import: setup  ## re-import the published artifact from ../shared/reference (byte-identical)
+	$(BIN)/convfail data import-artifact
+
+test: setup  ## run the test suite (pytest's "no tests collected", exit 5, fails too)
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: setup  ## run the benchmarks under benchmarks/ and print their numbers
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) paper_figures/tables paper_figures/figures paper_figures/REPORT.md paper_figures/reproduction.json

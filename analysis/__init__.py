@@ -1,0 +1,1 @@
+"""Analysis stage: pure functions from the datasets to the paper's tables, figures and tests."""

@@ -1,0 +1,57 @@
+"""Published reference values and their comparison with ours.
+
+``data/reference/published_<study>.yaml`` lists, per artifact, the cells the paper printed as
+tidy keys plus a value. :func:`checks_for` looks each one up in our tidy table, so a table
+function never hard-codes a published number.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from analysis.registry import Check
+from convfail.errors import DatasetError
+from convfail.paths import reference_data_dir
+
+
+@cache
+def _published(path: Path) -> dict:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise DatasetError(f"published reference values not found: {path}") from None
+
+
+def published_cells(artifact_id: str, study: str = "issta24") -> tuple[list[dict], float, str]:
+    """The published cells of an artifact, its tolerance and the paper reference."""
+    data = _published(reference_data_dir() / f"published_{study}.yaml")
+    entry = (data.get("artifacts") or {}).get(artifact_id) or {}
+    return list(entry.get("cells") or []), float(entry.get("tolerance", 0.0)), entry.get("paper_ref", "")
+
+
+def checks_for(
+    artifact_id: str, table: pd.DataFrame, value_column: str, study: str = "issta24"
+) -> list[Check]:
+    """Compare every published cell of ``artifact_id`` with the matching row of ``table``."""
+    cells, tolerance, _ = published_cells(artifact_id, study)
+    checks = []
+    for cell in cells:
+        keys = {k: v for k, v in cell.items() if k != "value"}
+        mask = pd.Series(True, index=table.index)
+        for column, wanted in keys.items():
+            mask &= table[column].astype(str) == str(wanted)
+        match = table.loc[mask, value_column]
+        ours = None if match.empty else _plain(match.iloc[0])
+        label = ", ".join(f"{k}={v}" for k, v in keys.items())
+        checks.append(Check(artifact_id, label, cell["value"], ours, tolerance))
+    return checks
+
+
+def _plain(value: object) -> float | int | str:
+    if isinstance(value, int | float | str):
+        return value
+    return value.item() if hasattr(value, "item") else str(value)

@@ -1,0 +1,96 @@
+"""The reproduction report: every published number beside ours, with match or mismatch.
+
+``REPORT.md`` is for people, ``reproduction.json`` for tools (CI checks, comparisons across
+runs). Both are deterministic: artifacts in id order, checks in the order the artifact made them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from analysis.registry import AnalysisContext
+from convfail.dataset import atomic_write_text
+
+if TYPE_CHECKING:
+    from analysis.runner import Outcome
+
+# Inconsistencies inside the paper (shared/docs/study.md); artifacts add their own notes.
+PAPER_INCONSISTENCIES = [
+    "Table 4: 13 of 32 coded answers is printed as 35%; 13/32 is 41%.",
+    "RQ4 micro analysis: 330 vs 320 mismatching models in different places of the paper.",
+    "RQ4 macro analysis: 1,605 vs 1,761 real models.",
+    "RQ4 macro analysis: 100 vs 10 random inputs per model.",
+    "RQ3: the published Spearman value 0.34 matches the binning without merging releases 2-7, "
+    "although the text says they were merged.",
+    "Drift check: 18 issues in the spreadsheet (9 + 9) vs 20 in the text.",
+]
+
+
+def _fmt(value: object) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def summary(outcomes: list[Outcome]) -> Counter:
+    return Counter(check.status for o in outcomes for check in o.result.checks)
+
+
+def write_report(ctx: AnalysisContext, outcomes: list[Outcome], out: Path) -> None:
+    counts = summary(outcomes)
+    lines = [
+        f"# Reproduction report: study `{ctx.study_name}`",
+        "",
+        f"Codebook {ctx.codebook.version}. Published numbers checked: "
+        f"{sum(counts.values())}; match {counts.get('match', 0)}, "
+        f"mismatch {counts.get('mismatch', 0)}, missing {counts.get('missing', 0)}.",
+        "",
+        "| artifact | paper | files |",
+        "|---|---|---|",
+    ]
+    for o in outcomes:
+        files = ", ".join(f"`{p.relative_to(out)}`" for p in o.files) or "–"
+        lines.append(f"| `{o.artifact.id}` {o.artifact.title} | {o.artifact.paper_ref} | {files} |")
+    for o in outcomes:
+        if not o.result.checks and not o.result.notes:
+            continue
+        lines += ["", f"## {o.artifact.id} — {o.artifact.title} ({o.artifact.paper_ref})", ""]
+        if o.result.checks:
+            lines += ["| cell | published | ours | status |", "|---|---:|---:|---|"]
+            for c in o.result.checks:
+                mark = "match" if c.status == "match" else f"**{c.status}**"
+                note = f" ({c.note})" if c.note else ""
+                lines.append(f"| {c.cell}{note} | {_fmt(c.published)} | {_fmt(c.ours)} | {mark} |")
+        for note in o.result.notes:
+            lines.append(f"- {note}")
+    if ctx.is_reference_study:
+        lines += ["", "## Known inconsistencies inside the paper", ""]
+        lines += [f"- {item}" for item in PAPER_INCONSISTENCIES]
+    atomic_write_text(out / "REPORT.md", "\n".join(lines) + "\n")
+    payload = {
+        "study": ctx.study_name,
+        "codebook_version": ctx.codebook.version,
+        "summary": dict(sorted(counts.items())),
+        "artifacts": [
+            {
+                "id": o.artifact.id,
+                "title": o.artifact.title,
+                "paper_ref": o.artifact.paper_ref,
+                "files": [str(p.relative_to(out)) for p in o.files],
+                "checks": [
+                    {"cell": c.cell, "published": c.published, "ours": c.ours,
+                     "tolerance": c.tolerance, "status": c.status, "note": c.note}
+                    for c in o.result.checks
+                ],
+                "notes": o.result.notes,
+            }
+            for o in outcomes
+        ],
+        "paper_inconsistencies": PAPER_INCONSISTENCIES if ctx.is_reference_study else [],
+    }
+    atomic_write_text(out / "reproduction.json", json.dumps(payload, indent=2, sort_keys=False) + "\n")

@@ -1,0 +1,35 @@
+"""The plug-in point for importers of third-party data (``convfail data import-artifact``).
+
+Each stage that can import part of the published artifact declares a function under the
+``convfail.importers`` entry point. The function receives an :class:`ImportContext`, reads only
+inputs, validates everything, and returns the files it wrote; it must raise before writing
+anything when an input is malformed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from convfail.codebook import Codebook
+
+IMPORTER_GROUP = "convfail.importers"
+
+
+@dataclass(frozen=True)
+class ImportContext:
+    artifact: Path
+    data_dir: Path
+    codebook: Codebook
+    created_dates: Path | None = None
+
+
+Importer = Callable[[ImportContext], list[Path]]
+
+
+def registered_importers() -> dict[str, Importer]:
+    """Importers by name, in name order (stable, so imports run in the same order every time)."""
+    found = {ep.name: ep for ep in entry_points(group=IMPORTER_GROUP)}
+    return {name: found[name].load() for name in sorted(found)}

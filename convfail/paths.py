@@ -1,0 +1,75 @@
+"""Where things live: the project root, its data folders and the read-only reference inputs.
+
+The root is found from ``CONVFAIL_HOME`` or by walking up from the working directory to the
+folder holding ``pyproject.toml`` and ``data/``; that keeps every command independent of the
+laptop it runs on (the published artifact's absolute paths are what we avoid).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from convfail.errors import ConvfailError
+
+STUDIES = "studies"
+
+
+def project_root() -> Path:
+    """The checkout the commands work on."""
+    env = os.environ.get("CONVFAIL_HOME")
+    if env:
+        return Path(env).resolve()
+    here = Path.cwd().resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "pyproject.toml").is_file() and (candidate / "data").is_dir():
+            return candidate
+    package_checkout = Path(__file__).resolve().parent.parent
+    if (package_checkout / "data").is_dir():
+        return package_checkout
+    raise ConvfailError(
+        f"no convfail project found at or above {here}",
+        "run the command inside a convfail checkout or set CONVFAIL_HOME",
+    )
+
+
+def data_dir() -> Path:
+    return project_root() / "data"
+
+
+def studies_dir() -> Path:
+    return data_dir() / STUDIES
+
+
+def study_dir(study: str) -> Path:
+    return studies_dir() / study
+
+
+def codebook_path() -> Path:
+    return data_dir() / "codebook.yaml"
+
+
+def reference_data_dir() -> Path:
+    """The project's own reference tables (published values, Shen et al. counts)."""
+    return data_dir() / "reference"
+
+
+def paper_figures_dir() -> Path:
+    return project_root() / "paper_figures"
+
+
+def shared_reference_dir() -> Path:
+    """The read-only third-party inputs (``../shared/reference`` beside the checkout)."""
+    env = os.environ.get("CONVFAIL_REFERENCE")
+    if env:
+        return Path(env).resolve()
+    return project_root().parent / "shared" / "reference"
+
+
+def artifact_dir() -> Path:
+    return shared_reference_dir() / "issta24-artifact"
+
+
+def cache_dir() -> Path:
+    """Git-ignored home of anything large or raw that can always be rebuilt."""
+    return project_root() / ".cache"

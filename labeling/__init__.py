@@ -1,0 +1,1 @@
+"""Labelling stage: raters' labels for a study, their import from spreadsheets, agreement."""

@@ -12,7 +12,9 @@ from convfail.dataset import Study
 TOTAL = "total"
 
 
-def agreement_table(study: Study, rater_a: str, rater_b: str, dimensions: list[str]) -> pd.DataFrame:
+def agreement_table(
+    study: Study, rater_a: str, rater_b: str, dimensions: list[str]
+) -> pd.DataFrame:
     """Kappa and percent agreement per dimension, per converter and pooled (``total``)."""
     converters = study.issues[["repository", "number", "converter"]]
     rows = []
@@ -52,7 +54,9 @@ def build_pilot(ctx: AnalysisContext) -> ArtifactResult:
 def build_drift(ctx: AnalysisContext) -> ArtifactResult:
     if not _pair_present(ctx, "drift_a", "drift_b"):
         return ArtifactResult(notes=["study has no drift raters (drift_a, drift_b)"])
-    table = agreement_table(ctx.study, "drift_a", "drift_b", ["location", "symptom", "cause", "subcause"])
+    table = agreement_table(
+        ctx.study, "drift_a", "drift_b", ["location", "symptom", "cause", "subcause"]
+    )
     result = ArtifactResult(table=table)
     if ctx.is_reference_study:
         result.checks = checks_for("agreement_drift", table, "kappa")

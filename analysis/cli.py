@@ -17,24 +17,45 @@ def _select(only: tuple[str, ...], per_study_only: bool) -> list:
     known = {a.id for a in chosen}
     unknown = [o for o in only if o not in known]
     if unknown:
-        raise ConvfailError(f"unknown artifact(s): {', '.join(unknown)}", f"choose from: {', '.join(sorted(known))}")
+        raise ConvfailError(
+            f"unknown artifact(s): {', '.join(unknown)}", f"choose from: {', '.join(sorted(known))}"
+        )
     return [a for a in chosen if not only or a.id in only]
 
 
 def _finish(outcomes: list, out: Path) -> None:
-    mismatches = [(o.artifact.id, c) for o in outcomes for c in o.result.checks if c.status in {"mismatch", "missing"}]
+    mismatches = [
+        (o.artifact.id, c)
+        for o in outcomes
+        for c in o.result.checks
+        if c.status in {"mismatch", "missing"}
+    ]
     checked = sum(len(o.result.checks) for o in outcomes)
     click.echo(f"wrote {sum(len(o.files) for o in outcomes)} files to {out}")
-    click.echo(f"published numbers checked: {checked}, not reproduced: {len(mismatches)} (see {out / 'REPORT.md'})")
+    click.echo(
+        f"published numbers checked: {checked}, not reproduced: {len(mismatches)} "
+        f"(see {out / 'REPORT.md'})"
+    )
     for artifact_id, check in mismatches:
-        click.echo(f"  {artifact_id}: {check.cell}: published {check.published}, ours {check.ours}", err=True)
+        click.echo(
+            f"  {artifact_id}: {check.cell}: published {check.published}, ours {check.ours}",
+            err=True,
+        )
     if mismatches:
-        raise ConvfailError(f"{len(mismatches)} published number(s) not reproduced", f"read {out / 'REPORT.md'}")
+        raise ConvfailError(
+            f"{len(mismatches)} published number(s) not reproduced", f"read {out / 'REPORT.md'}"
+        )
 
 
 @click.command()
-@click.option("--out", type=click.Path(path_type=Path, file_okay=False), help="Output folder [default: paper_figures/].")
-@click.option("--only", multiple=True, metavar="ID", help="Build only these artifact ids (repeatable).")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Output folder [default: paper_figures/].",
+)
+@click.option(
+    "--only", multiple=True, metavar="ID", help="Build only these artifact ids (repeatable)."
+)
 @click.option("--list", "list_only", is_flag=True, help="List the registered artifacts and exit.")
 def reproduce(out: Path | None, only: tuple[str, ...], list_only: bool) -> None:
     """Regenerate every table, figure and statistic of the paper from the shipped data.
@@ -53,7 +74,11 @@ def reproduce(out: Path | None, only: tuple[str, ...], list_only: bool) -> None:
 @click.command()
 @click.option("--study", "study", required=True, help="Study folder under data/studies/.")
 @click.option("--compare", "compare", help="A second study to put beside the first.")
-@click.option("--out", type=click.Path(path_type=Path, file_okay=False), help="Output folder [default: paper_figures/studies/<study>].")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Output folder [default: paper_figures/studies/<study>].",
+)
 def analyze(study: str, compare: str | None, out: Path | None) -> None:
     """Build the failure-analysis tables and figures for any labelled study."""
     from analysis.compare import compare_studies

@@ -29,8 +29,14 @@ def side_by_side(first: AnalysisContext, second: AnalysisContext, dimension: str
         counts = labelled[dimension].value_counts()
         for category in first.codebook[dimension].names:
             count = int(counts.get(category, 0))
-            rows.append({"study": ctx.study_name, dimension: category, "count": count,
-                         "percent": round(100 * count / len(labelled), 1) if len(labelled) else 0.0})
+            rows.append(
+                {
+                    "study": ctx.study_name,
+                    dimension: category,
+                    "count": count,
+                    "percent": round(100 * count / len(labelled), 1) if len(labelled) else 0.0,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -38,8 +44,13 @@ def homogeneity_test(table: pd.DataFrame, dimension: str) -> dict:
     wide = table.pivot_table(index=dimension, columns="study", values="count", sort=False)
     wide = wide[wide.sum(axis=1) > 0]
     chi2, p, dof, expected = chi2_contingency(wide.to_numpy())
-    return {"dimension": dimension, "chi2": round(float(chi2), 4), "dof": int(dof),
-            "p_value": float(f"{p:.6g}"), "cells_expected_below_5": int((np.asarray(expected) < 5).sum())}
+    return {
+        "dimension": dimension,
+        "chi2": round(float(chi2), 4),
+        "dof": int(dof),
+        "p_value": float(f"{p:.6g}"),
+        "cells_expected_below_5": int((np.asarray(expected) < 5).sum()),
+    }
 
 
 def compare_studies(first: AnalysisContext, second: AnalysisContext, out: Path) -> list[Path]:

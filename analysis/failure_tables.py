@@ -35,9 +35,11 @@ def _with_totals(frame: pd.DataFrame, keys: list[str], converters: list[str]) ->
     out = pd.concat([frame, totals], ignore_index=True)
     order = {c: i for i, c in enumerate([*converters, TOTAL])}
     out["_conv"] = out["converter"].map(order)
-    return out.sort_values([*[f"_{k}" for k in keys], "_conv"]).drop(
-        columns=["_conv", *[f"_{k}" for k in keys]]
-    ).reset_index(drop=True)
+    return (
+        out.sort_values([*[f"_{k}" for k in keys], "_conv"])
+        .drop(columns=["_conv", *[f"_{k}" for k in keys]])
+        .reset_index(drop=True)
+    )
 
 
 def count_by(
@@ -89,7 +91,9 @@ def top_causes(labelled: pd.DataFrame, codebook: Codebook, n: int = TOP_CAUSES) 
     order = {c: i for i, c in enumerate(codebook["cause"].names)}
     catch_all = {c.name for c in codebook["cause"] if c.catch_all}
     counts = labelled["cause"].value_counts()
-    ranked = sorted((c for c in counts.index if c not in catch_all), key=lambda c: (-counts[c], order[c]))
+    ranked = sorted(
+        (c for c in counts.index if c not in catch_all), key=lambda c: (-counts[c], order[c])
+    )
     return ranked[:n]
 
 
@@ -107,9 +111,13 @@ def table14_causes(labelled: pd.DataFrame, codebook: Codebook) -> pd.DataFrame:
     for cause in causes:
         subs = codebook.subcauses(cause) if cause != OTHER else []
         keys += [f"{cause}/{s.name}" for s in subs] or [f"{cause}/"]
-    rows = rows.assign(cause_key=rows["cause"] + "/" + rows["subcause"].where(
-        rows["cause"].isin([k.split("/")[0] for k in keys if not k.endswith("/")]), ""
-    ))
+    rows = rows.assign(
+        cause_key=rows["cause"]
+        + "/"
+        + rows["subcause"].where(
+            rows["cause"].isin([k.split("/")[0] for k in keys if not k.endswith("/")]), ""
+        )
+    )
     table = count_by(rows, "cause_key", keys)
     split = table["cause_key"].str.partition("/")
     table.insert(0, "cause", split[0])
@@ -126,7 +134,9 @@ def cross_table(
     labelled: pd.DataFrame, causes: list[str], symptoms: list[str], converters: list[str]
 ) -> pd.DataFrame:
     """Cause × symptom counts per converter plus total, every pair listed."""
-    grid = pd.MultiIndex.from_product([causes, symptoms, converters], names=["cause", "symptom", "converter"])
+    grid = pd.MultiIndex.from_product(
+        [causes, symptoms, converters], names=["cause", "symptom", "converter"]
+    )
     counts = labelled.groupby(["cause", "symptom", "converter"]).size().reindex(grid, fill_value=0)
     frame = counts.rename("count").reset_index()
     frame["_cause"] = frame["cause"].map({c: i for i, c in enumerate(causes)})
@@ -152,9 +162,13 @@ def findings(labelled: pd.DataFrame) -> pd.DataFrame:
     per = labelled.groupby("converter").size()
     algorithmic = labelled[labelled["cause"] == "algorithmic_error"].groupby("converter").size()
     stats = {f"issues_{c}": int(per[c]) for c in per.index}
-    stats["share_node_conversion_percent"] = round(100 * (labelled["location"] == "node_conversion").sum() / n, 1)
+    stats["share_node_conversion_percent"] = round(
+        100 * (labelled["location"] == "node_conversion").sum() / n, 1
+    )
     stats["share_crash_percent"] = round(100 * (labelled["symptom"] == "crash").sum() / n, 1)
-    stats["share_wrong_model_percent"] = round(100 * (labelled["symptom"] == "wrong_model").sum() / n, 1)
+    stats["share_wrong_model_percent"] = round(
+        100 * (labelled["symptom"] == "wrong_model").sum() / n, 1
+    )
     if {"tf2onnx", "torch.onnx"} <= set(algorithmic.index):
         ratio = algorithmic["tf2onnx"] / algorithmic["torch.onnx"]
         stats["algorithmic_error_ratio_tf2onnx_to_torch.onnx"] = round(float(ratio), 2)
@@ -166,7 +180,9 @@ def _labels(codebook: Codebook, dimension: str) -> dict[str, str]:
     return {**names, OTHER: "Other"}
 
 
-def _result(ctx: AnalysisContext, artifact_id: str, table: pd.DataFrame, value: str = "count") -> ArtifactResult:
+def _result(
+    ctx: AnalysisContext, artifact_id: str, table: pd.DataFrame, value: str = "count"
+) -> ArtifactResult:
     checks = checks_for(artifact_id, table, value) if ctx.is_reference_study else []
     return ArtifactResult(table=table, checks=checks)
 
@@ -183,13 +199,29 @@ def _marginal_checks(artifact_id: str, table: pd.DataFrame, ctx: AnalysisContext
     for cell in sym_cells:
         key = (cell["symptom"], cell["converter"])
         if key in totals_by_symptom.index:
-            checks.append(Check(artifact_id, f"margin symptom={key[0]}, converter={key[1]}", cell["value"], int(totals_by_symptom[key])))
+            checks.append(
+                Check(
+                    artifact_id,
+                    f"margin symptom={key[0]}, converter={key[1]}",
+                    cell["value"],
+                    int(totals_by_symptom[key]),
+                )
+            )
     causes = {}
     for cell in cause_cells:
-        causes[(cell["cause"], cell["converter"])] = causes.get((cell["cause"], cell["converter"]), 0) + cell["value"]
+        causes[(cell["cause"], cell["converter"])] = (
+            causes.get((cell["cause"], cell["converter"]), 0) + cell["value"]
+        )
     for key, value in causes.items():
         if key in totals_by_cause.index:
-            checks.append(Check(artifact_id, f"margin cause={key[0]}, converter={key[1]}", value, int(totals_by_cause[key])))
+            checks.append(
+                Check(
+                    artifact_id,
+                    f"margin cause={key[0]}, converter={key[1]}",
+                    value,
+                    int(totals_by_cause[key]),
+                )
+            )
     return checks
 
 
@@ -197,8 +229,12 @@ def _marginal_checks(artifact_id: str, table: pd.DataFrame, ctx: AnalysisContext
 def build_table08(ctx: AnalysisContext) -> ArtifactResult:
     table = table08_locations(ctx.study.labelled_issues(), ctx.codebook)
     result = _result(ctx, "table08_locations", table)
-    result.latex = latex.count_table(table, "location", _labels(ctx.codebook, "location"), "Failure locations", "tab:locations")
-    result.figures["table08_locations"] = horizontal_stacked_bars(table, "location", _labels(ctx.codebook, "location"), "Failure locations")
+    result.latex = latex.count_table(
+        table, "location", _labels(ctx.codebook, "location"), "Failure locations", "tab:locations"
+    )
+    result.figures["table08_locations"] = horizontal_stacked_bars(
+        table, "location", _labels(ctx.codebook, "location"), "Failure locations"
+    )
     return result
 
 
@@ -206,8 +242,12 @@ def build_table08(ctx: AnalysisContext) -> ArtifactResult:
 def build_table09(ctx: AnalysisContext) -> ArtifactResult:
     table = table09_symptoms(ctx.study.labelled_issues(), ctx.codebook)
     result = _result(ctx, "table09_symptoms", table)
-    result.latex = latex.count_table(table, "symptom", _labels(ctx.codebook, "symptom"), "Failure symptoms", "tab:symptoms")
-    result.figures["table09_symptoms"] = horizontal_stacked_bars(table, "symptom", _labels(ctx.codebook, "symptom"), "Failure symptoms")
+    result.latex = latex.count_table(
+        table, "symptom", _labels(ctx.codebook, "symptom"), "Failure symptoms", "tab:symptoms"
+    )
+    result.figures["table09_symptoms"] = horizontal_stacked_bars(
+        table, "symptom", _labels(ctx.codebook, "symptom"), "Failure symptoms"
+    )
     return result
 
 
@@ -218,29 +258,61 @@ def build_table14(ctx: AnalysisContext) -> ArtifactResult:
     labels = _labels(ctx.codebook, "cause")
     sub_labels = {s.name: s.paper_name for s in ctx.codebook["subcause"]}
     result.latex = latex.cause_table(table, labels, sub_labels)
-    plot = table.assign(cause=table["cause"] + table["subcause"].map(lambda s: f"/{s}" if s else ""))
-    plot_labels = {**labels, **{f"{s.parent}/{s.name}": f"{labels[s.parent]}: {s.paper_name}" for s in ctx.codebook["subcause"]}}
-    result.figures["table14_causes"] = horizontal_stacked_bars(plot, "cause", plot_labels, "Failure causes")
+    plot = table.assign(
+        cause=table["cause"] + table["subcause"].map(lambda s: f"/{s}" if s else "")
+    )
+    plot_labels = {
+        **labels,
+        **{
+            f"{s.parent}/{s.name}": f"{labels[s.parent]}: {s.paper_name}"
+            for s in ctx.codebook["subcause"]
+        },
+    }
+    result.figures["table14_causes"] = horizontal_stacked_bars(
+        plot, "cause", plot_labels, "Failure causes"
+    )
     return result
 
 
 @artifact("table10_causes_by_symptom", "Top-5 causes by symptom", "Table 10")
 def build_table10(ctx: AnalysisContext) -> ArtifactResult:
     table = table10_causes_by_symptom(ctx.study.labelled_issues(), ctx.codebook)
-    result = ArtifactResult(table=table, checks=_marginal_checks("table10_causes_by_symptom", table, ctx))
-    result.latex = latex.cross_table(table, _labels(ctx.codebook, "cause"), _labels(ctx.codebook, "symptom"), "Top causes by symptom", "tab:causes-symptoms")
+    result = ArtifactResult(
+        table=table, checks=_marginal_checks("table10_causes_by_symptom", table, ctx)
+    )
+    result.latex = latex.cross_table(
+        table,
+        _labels(ctx.codebook, "cause"),
+        _labels(ctx.codebook, "symptom"),
+        "Top causes by symptom",
+        "tab:causes-symptoms",
+    )
     if ctx.is_reference_study:
-        result.notes.append("study.md lists no cell-level values for Table 10; its margins are checked against Tables 9 and 14.")
+        result.notes.append(
+            "study.md lists no cell-level values for Table 10; its margins are checked against "
+            "Tables 9 and 14."
+        )
     return result
 
 
 @artifact("table16_causes_by_symptom_full", "Every cause by every symptom", "Table 16 (appendix)")
 def build_table16(ctx: AnalysisContext) -> ArtifactResult:
     table = table16_causes_by_symptom_full(ctx.study.labelled_issues(), ctx.codebook)
-    result = ArtifactResult(table=table, checks=_marginal_checks("table16_causes_by_symptom_full", table, ctx))
-    result.latex = latex.cross_table(table, _labels(ctx.codebook, "cause"), _labels(ctx.codebook, "symptom"), "Causes by symptom (all categories)", "tab:causes-symptoms-full")
+    result = ArtifactResult(
+        table=table, checks=_marginal_checks("table16_causes_by_symptom_full", table, ctx)
+    )
+    result.latex = latex.cross_table(
+        table,
+        _labels(ctx.codebook, "cause"),
+        _labels(ctx.codebook, "symptom"),
+        "Causes by symptom (all categories)",
+        "tab:causes-symptoms-full",
+    )
     if ctx.is_reference_study:
-        result.notes.append("study.md lists no cell-level values for Table 16; its margins are checked against Tables 9 and 14.")
+        result.notes.append(
+            "study.md lists no cell-level values for Table 16; its margins are checked against "
+            "Tables 9 and 14."
+        )
     return result
 
 
@@ -249,5 +321,8 @@ def build_findings(ctx: AnalysisContext) -> ArtifactResult:
     table = findings(ctx.study.labelled_issues())
     result = _result(ctx, "findings_failures", table, "value")
     if ctx.is_reference_study:
-        result.notes.append("The paper rounds shares: node conversion 148/200 = 74.0% (printed as ~75% in the abstract).")
+        result.notes.append(
+            "The paper rounds shares: node conversion 148/200 = 74.0% "
+            "(printed as ~75% in the abstract)."
+        )
     return result

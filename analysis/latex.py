@@ -40,7 +40,9 @@ def _cell(frame: pd.DataFrame, converter: str, with_percent: bool) -> str:
     return str(count)
 
 
-def count_table(table: pd.DataFrame, column: str, labels: dict[str, str], caption: str, label: str) -> str:
+def count_table(
+    table: pd.DataFrame, column: str, labels: dict[str, str], caption: str, label: str
+) -> str:
     """Category rows, converter columns (with the DL-compiler column when the table has it)."""
     columns = list(COLUMNS)
     if (table["converter"] == REFERENCE[0]).any():
@@ -50,7 +52,10 @@ def count_table(table: pd.DataFrame, column: str, labels: dict[str, str], captio
         cells = [_cell(rows, conv, conv == "total") for conv, _ in columns]
         body.append(" & ".join([_escape(labels.get(category, category)), *cells]) + r" \\")
     totals = table.groupby("converter")["count"].sum()
-    body += [r"\midrule", " & ".join(["Total", *[str(int(totals.get(c, 0))) for c, _ in columns]]) + r" \\"]
+    body += [
+        r"\midrule",
+        " & ".join(["Total", *[str(int(totals.get(c, 0))) for c, _ in columns]]) + r" \\",
+    ]
     header = " & ".join([_escape(column.capitalize()), *[h for _, h in columns]])
     return _wrap(body, "l" + "r" * len(columns), header, caption, label)
 
@@ -69,7 +74,13 @@ def cause_table(table: pd.DataFrame, labels: dict[str, str], sub_labels: dict[st
     return _wrap(body, "lrrrr", header, "Failure causes", "tab:causes")
 
 
-def cross_table(table: pd.DataFrame, cause_labels: dict[str, str], symptom_labels: dict[str, str], caption: str, label: str) -> str:
+def cross_table(
+    table: pd.DataFrame,
+    cause_labels: dict[str, str],
+    symptom_labels: dict[str, str],
+    caption: str,
+    label: str,
+) -> str:
     """Cause rows; for each converter (and total) one column per symptom."""
     symptoms = list(dict.fromkeys(table["symptom"]))
     body = []
@@ -80,10 +91,15 @@ def cross_table(table: pd.DataFrame, cause_labels: dict[str, str], symptom_label
                 match = rows[(rows["converter"] == conv) & (rows["symptom"] == symptom)]
                 cells.append(str(int(match["count"].iloc[0])) if not match.empty else "0")
         body.append(" & ".join([_escape(cause_labels.get(cause, cause)), *cells]) + r" \\")
-    groups = " & ".join(
-        [""] + [rf"\multicolumn{{{len(symptoms)}}}{{c}}{{{h}}}" for _, h in COLUMNS]
-    ) + r" \\"
-    header = groups + "\n" + " & ".join(
-        ["Cause", *[_escape(symptom_labels.get(s, s)) for _ in COLUMNS for s in symptoms]]
+    groups = (
+        " & ".join([""] + [rf"\multicolumn{{{len(symptoms)}}}{{c}}{{{h}}}" for _, h in COLUMNS])
+        + r" \\"
+    )
+    header = (
+        groups
+        + "\n"
+        + " & ".join(
+            ["Cause", *[_escape(symptom_labels.get(s, s)) for _ in COLUMNS for s in symptoms]]
+        )
     )
     return _wrap(body, "l" + "r" * len(symptoms) * len(COLUMNS), header, caption, label)

@@ -7,9 +7,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.figure import Figure
 
 PAPER_WIDTH_IN = 6.8  # a two-column ACM page, full width
 CONVERTER_COLORS = {"tf2onnx": "#4c72b0", "torch.onnx": "#dd8452"}
@@ -30,7 +30,9 @@ def horizontal_stacked_bars(
 ) -> Figure:
     """Bars per category (rows in codebook order), stacked by converter, counts printed."""
     data = table[table["converter"].isin(CONVERTER_COLORS)]
-    wide = data.pivot_table(index=category, columns="converter", values="count", sort=False, aggfunc="sum")
+    wide = data.pivot_table(
+        index=category, columns="converter", values="count", sort=False, aggfunc="sum"
+    )
     wide = wide.reindex([c for c in dict.fromkeys(data[category]) if c in wide.index])
     fig, ax = plt.subplots(figsize=(PAPER_WIDTH_IN / 2 + 0.6, 0.32 * len(wide) + 1.1))
     left = pd.Series(0.0, index=wide.index)
@@ -38,7 +40,9 @@ def horizontal_stacked_bars(
         if converter not in wide:
             continue
         values = wide[converter].fillna(0)
-        ax.barh([labels.get(i, i) for i in wide.index], values, left=left, color=color, label=converter)
+        ax.barh(
+            [labels.get(i, i) for i in wide.index], values, left=left, color=color, label=converter
+        )
         left += values
     for y, total in enumerate(left):
         ax.text(total + 0.5, y, f"{int(total)}", va="center", fontsize=8)

@@ -30,7 +30,11 @@ def published_cells(artifact_id: str, study: str = "issta24") -> tuple[list[dict
     """The published cells of an artifact, its tolerance and the paper reference."""
     data = _published(reference_data_dir() / f"published_{study}.yaml")
     entry = (data.get("artifacts") or {}).get(artifact_id) or {}
-    return list(entry.get("cells") or []), float(entry.get("tolerance", 0.0)), entry.get("paper_ref", "")
+    return (
+        list(entry.get("cells") or []),
+        float(entry.get("tolerance", 0.0)),
+        entry.get("paper_ref", ""),
+    )
 
 
 def checks_for(

@@ -47,7 +47,11 @@ class Check:
             return "missing"
         if isinstance(self.published, str) or isinstance(self.ours, str):
             return "match" if str(self.published) == str(self.ours) else "mismatch"
-        return "match" if abs(float(self.published) - float(self.ours)) <= self.tolerance else "mismatch"
+        return (
+            "match"
+            if abs(float(self.published) - float(self.ours)) <= self.tolerance
+            else "mismatch"
+        )
 
 
 @dataclass
@@ -92,7 +96,9 @@ REGISTRY: dict[str, Artifact] = {}
 
 def artifact(
     id: str, title: str, paper_ref: str = "", per_study: bool = True
-) -> Callable[[Callable[[AnalysisContext], ArtifactResult]], Callable[[AnalysisContext], ArtifactResult]]:
+) -> Callable[
+    [Callable[[AnalysisContext], ArtifactResult]], Callable[[AnalysisContext], ArtifactResult]
+]:
     """Register ``build`` as artifact ``id``; ``per_study`` artifacts run for any study."""
 
     def register(build: Callable[[AnalysisContext], ArtifactResult]):

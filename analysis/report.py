@@ -83,8 +83,14 @@ def write_report(ctx: AnalysisContext, outcomes: list[Outcome], out: Path) -> No
                 "paper_ref": o.artifact.paper_ref,
                 "files": [str(p.relative_to(out)) for p in o.files],
                 "checks": [
-                    {"cell": c.cell, "published": c.published, "ours": c.ours,
-                     "tolerance": c.tolerance, "status": c.status, "note": c.note}
+                    {
+                        "cell": c.cell,
+                        "published": c.published,
+                        "ours": c.ours,
+                        "tolerance": c.tolerance,
+                        "status": c.status,
+                        "note": c.note,
+                    }
                     for c in o.result.checks
                 ],
                 "notes": o.result.notes,
@@ -93,4 +99,6 @@ def write_report(ctx: AnalysisContext, outcomes: list[Outcome], out: Path) -> No
         ],
         "paper_inconsistencies": PAPER_INCONSISTENCIES if ctx.is_reference_study else [],
     }
-    atomic_write_text(out / "reproduction.json", json.dumps(payload, indent=2, sort_keys=False) + "\n")
+    atomic_write_text(
+        out / "reproduction.json", json.dumps(payload, indent=2, sort_keys=False) + "\n"
+    )

@@ -37,7 +37,9 @@ def write_result(result: ArtifactResult, artifact_id: str, out: Path) -> list[Pa
     return files
 
 
-def run(ctx: AnalysisContext, selected: Iterable[Artifact], out: Path, progress: bool = True) -> list[Outcome]:
+def run(
+    ctx: AnalysisContext, selected: Iterable[Artifact], out: Path, progress: bool = True
+) -> list[Outcome]:
     """Build and write each artifact, then the reproduction report; returns what was done."""
     outcomes = []
     items = list(selected)

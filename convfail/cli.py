@@ -84,7 +84,9 @@ def import_artifact(path: Path | None, created_dates: Path | None, only: tuple[s
         sibling = artifact.parent / "issue-created-dates.csv"
         created_dates = sibling if sibling.is_file() else default_dates
     if not created_dates.is_file():
-        raise ConvfailError(f"creation-date file not found: {created_dates}", "pass --created-dates")
+        raise ConvfailError(
+            f"creation-date file not found: {created_dates}", "pass --created-dates"
+        )
     importers = registered_importers()
     unknown = [name for name in only if name not in importers]
     if unknown:

@@ -162,7 +162,9 @@ def load_codebook(path: Path | None = None) -> Codebook:
         for cat in cats:
             if (cat.parent, cat.code) in seen_codes:
                 other = seen_codes[(cat.parent, cat.code)]
-                raise _fail(path, f"{dim} '{cat.name}'", f"duplicate code {cat.code} (also '{other.name}')")
+                raise _fail(
+                    path, f"{dim} '{cat.name}'", f"duplicate code {cat.code} (also '{other.name}')"
+                )
             if (cat.parent, cat.name) in seen_names:
                 raise _fail(path, f"{dim} '{cat.name}'", "duplicate name")
             seen_codes[(cat.parent, cat.code)] = cat

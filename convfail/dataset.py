@@ -20,7 +20,7 @@ import yaml
 
 from convfail.codebook import Codebook
 from convfail.errors import DatasetError, StudyNotFoundError
-from convfail.paths import study_dir, studies_dir
+from convfail.paths import studies_dir, study_dir
 from convfail.records import ISSUE_COLUMNS, ISSUE_KEY, LABEL_COLUMNS, LABEL_DIMENSIONS
 
 FINAL_RATER = "final"
@@ -105,7 +105,11 @@ class Study:
 
 def list_studies() -> list[str]:
     root = studies_dir()
-    return sorted(p.name for p in root.iterdir() if (p / "issues.csv").is_file()) if root.is_dir() else []
+    return (
+        sorted(p.name for p in root.iterdir() if (p / "issues.csv").is_file())
+        if root.is_dir()
+        else []
+    )
 
 
 def load_study(name: str, codebook: Codebook | None = None, root: Path | None = None) -> Study:
@@ -118,13 +122,17 @@ def load_study(name: str, codebook: Codebook | None = None, root: Path | None = 
             f"known studies: {known}; import one with 'convfail data import-artifact'",
         )
     settings_file = path / "study.yaml"
-    settings = yaml.safe_load(settings_file.read_text(encoding="utf-8")) if settings_file.is_file() else {}
+    settings = (
+        yaml.safe_load(settings_file.read_text(encoding="utf-8")) if settings_file.is_file() else {}
+    )
     issues = read_csv(path / "issues.csv", ISSUE_COLUMNS)
     issues["number"] = issues["number"].astype(int)
     duplicated = issues[issues.duplicated(ISSUE_KEY, keep=False)]
     if not duplicated.empty:
         first = duplicated.iloc[0]
-        raise DatasetError(f"{path / 'issues.csv'}: issue {first.repository}#{first.number} appears twice")
+        raise DatasetError(
+            f"{path / 'issues.csv'}: issue {first.repository}#{first.number} appears twice"
+        )
     labels = {}
     for file in sorted((path / "labels").glob("*.csv")):
         frame = read_csv(file, LABEL_COLUMNS)
@@ -136,7 +144,8 @@ def load_study(name: str, codebook: Codebook | None = None, root: Path | None = 
         if not unknown.empty:
             first = unknown.iloc[0]
             raise DatasetError(
-                f"{file}: labels issue {first.repository}#{first.number}, which is not in issues.csv"
+                f"{file}: labels issue {first.repository}#{first.number}, "
+                "which is not in issues.csv"
             )
         labels[file.stem] = frame
     return Study(name=name, path=path, settings=settings or {}, issues=issues, labels=labels)
@@ -154,10 +163,11 @@ def validate_labels(frame: pd.DataFrame, codebook: Codebook, file: Path | str) -
                     f"valid values: {', '.join(codebook.valid_names(dim))}",
                 )
         sub = row["subcause"]
-        if sub and sub not in codebook.valid_names("subcause", row["cause"] or None):
+        valid = codebook.valid_names("subcause", row["cause"] or None)
+        if sub and sub not in valid:
             raise DatasetError(
                 f"{where}: '{sub}' is not a sub-cause of cause '{row['cause']}'",
-                f"valid values: {', '.join(codebook.valid_names('subcause', row['cause'] or None)) or 'none'}",
+                f"valid values: {', '.join(valid) or 'none'}",
             )
 
 

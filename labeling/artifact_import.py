@@ -128,7 +128,9 @@ def _subcause(
         if code is None:
             continue
         if parent != cause:
-            raise _error(where, f"a {parent} sub-cause (code {code}) is recorded for cause '{cause}'")
+            raise _error(
+                where, f"a {parent} sub-cause (code {code}) is recorded for cause '{cause}'"
+            )
         sub = _category(book, "subcause", code, where, parent)
         if name is not None:
             _check_name(sub, name, where, SUBCAUSE_COLUMNS[parent][1])
@@ -165,7 +167,10 @@ def _read_main(ctx: ImportContext) -> tuple[list[dict], list[dict]]:
             if row.cells[col["id"]] is None:
                 continue
             where = Where(FAILURES_FILE, sheet, row.row)
-            cell = lambda name, r=row: r.cells[col[name]] if col[name] < len(r.cells) else None  # noqa: E731
+
+            def cell(name: str, r: SheetRow = row, index: dict = col) -> Any:
+                return _cell(r, index[name])
+
             repo, number = parse_issue_url(cell("URL"), where)
             _check_repository(converter, repo, where)
             values: dict[str, str] = {}
@@ -233,7 +238,9 @@ def _read_drift(ctx: ImportContext) -> dict[str, list[dict]]:
             _check_repository(converter, repo, where)
             for rater, start in starts.items():
                 codes = {
-                    key: _code(_cell(row, column_index(header, column, path, sheet, start)), where, column)
+                    key: _code(
+                        _cell(row, column_index(header, column, path, sheet, start)), where, column
+                    )
                     for key, column in DRIFT_CODE_COLUMNS
                 }
                 values = {
@@ -264,7 +271,15 @@ def _read_pilot(ctx: ImportContext) -> tuple[dict[str, list[dict]], list[dict]]:
         header, rows = sheet_rows(workbook, path, sheet)
         col = {
             n: column_index(header, n, path, sheet)
-            for n in ["id", "Title", "URL", "Type By Number", "Type", "Symptom by Number", "Symptoms"]
+            for n in [
+                "id",
+                "Title",
+                "URL",
+                "Type By Number",
+                "Type",
+                "Symptom by Number",
+                "Symptoms",
+            ]
         }
         seen = set()
         for row in rows:
@@ -322,7 +337,10 @@ def _check_pairing(workbook, path: Path, codes_by_id: dict) -> None:
             where = Where(PILOT_FILE, PAIRING_SHEET, row.row)
             for rater, prefix in (("pilot_r1", "R1"), ("pilot_r2", "R2")):
                 own = codes_by_id.get((converter, rater, int(pilot_id)))
-                paired = (_cell(row, idx[f"{prefix} causes"]), _cell(row, idx[f"{prefix} symptoms"]))
+                paired = (
+                    _cell(row, idx[f"{prefix} causes"]),
+                    _cell(row, idx[f"{prefix} symptoms"]),
+                )
                 if own != paired:
                     raise _error(
                         where,
@@ -386,7 +404,13 @@ def build_study(ctx: ImportContext) -> dict[str, str]:
         if key in sampled:
             sampled[key]["pilot_artifact_id"] = issue["pilot_artifact_id"]
         else:
-            issues.append({**issue, "url": f"https://github.com/{key[0]}/issues/{key[1]}", "in_sample": "false"})
+            issues.append(
+                {
+                    **issue,
+                    "url": f"https://github.com/{key[0]}/issues/{key[1]}",
+                    "in_sample": "false",
+                }
+            )
     if ctx.created_dates is not None:
         dates = _read_dates(ctx.created_dates)
         for issue in issues:
@@ -403,7 +427,9 @@ def build_study(ctx: ImportContext) -> dict[str, str]:
     files["study.yaml"] = _settings(ctx)
     licence = ctx.artifact / "LICENSE"
     if not licence.is_file():
-        raise ArtifactImportError(f"licence file not found: {licence}", "the artifact ships LICENSE")
+        raise ArtifactImportError(
+            f"licence file not found: {licence}", "the artifact ships LICENSE"
+        )
     files["LICENSE-issta24-artifact"] = licence.read_text(encoding="utf-8")
     return files
 

@@ -43,6 +43,8 @@ def run(
     """Build and write each artifact, then the reproduction report; returns what was done."""
     outcomes = []
     items = list(selected)
+    if any(item.per_study for item in items):
+        ctx.study  # noqa: B018 - load and validate the study before the progress bar starts
     for item in tqdm(items, desc="artifacts", unit="artifact", disable=not progress, leave=False):
         result = item.build(ctx)
         outcomes.append(Outcome(item, result, write_result(result, item.id, out)))

@@ -1,0 +1,31 @@
+"""Shared fixtures: the real project, and throw-away copies of it for tests that write."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from convfail.paths import project_root, shared_reference_dir
+
+ROOT = project_root()
+
+
+@pytest.fixture(scope="session")
+def artifact() -> Path:
+    path = shared_reference_dir() / "issta24-artifact"
+    if not path.is_dir():
+        pytest.fail(f"the published artifact is expected at {path} (shared/ beside the checkout)")
+    return path
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the project's data/ in a temporary root, used as CONVFAIL_HOME."""
+    home = tmp_path / "project"
+    shutil.copytree(ROOT / "data", home / "data")
+    (home / "pyproject.toml").write_text("", encoding="utf-8")
+    monkeypatch.setenv("CONVFAIL_HOME", str(home))
+    monkeypatch.setenv("CONVFAIL_REFERENCE", str(shared_reference_dir()))
+    return home

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from analysis import latex
-from analysis.plotting import horizontal_stacked_bars
+from analysis.plotting import count_heatmap, horizontal_stacked_bars
 from analysis.published import checks_for, published_cells
 from analysis.registry import AnalysisContext, ArtifactResult, Check, artifact
 from convfail.codebook import Codebook
@@ -287,6 +287,14 @@ def build_table10(ctx: AnalysisContext) -> ArtifactResult:
         "Top causes by symptom",
         "tab:causes-symptoms",
     )
+    result.figures["table10_causes_by_symptom"] = count_heatmap(
+        table,
+        "cause",
+        "symptom",
+        _labels(ctx.codebook, "cause"),
+        _labels(ctx.codebook, "symptom"),
+        "Top causes by symptom",
+    )
     if ctx.is_reference_study:
         result.notes.append(
             "study.md lists no cell-level values for Table 10; its margins are checked against "
@@ -307,6 +315,14 @@ def build_table16(ctx: AnalysisContext) -> ArtifactResult:
         _labels(ctx.codebook, "symptom"),
         "Causes by symptom (all categories)",
         "tab:causes-symptoms-full",
+    )
+    result.figures["table16_causes_by_symptom_full"] = count_heatmap(
+        table,
+        "cause",
+        "symptom",
+        _labels(ctx.codebook, "cause"),
+        _labels(ctx.codebook, "symptom"),
+        "Causes by symptom",
     )
     if ctx.is_reference_study:
         result.notes.append(

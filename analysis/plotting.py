@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -48,8 +49,17 @@ def horizontal_stacked_bars(
         ax.text(total + 0.5, y, f"{int(total)}", va="center", fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel(xlabel)
-    ax.set_title(title)
-    ax.legend(frameon=False, loc="lower right")
+    ax.set_title(title, pad=20)
+    ax.legend(
+        frameon=False,
+        loc="lower left",
+        bbox_to_anchor=(0.0, 1.0),
+        ncol=2,
+        borderaxespad=0.2,
+        handlelength=1.2,
+        columnspacing=1.0,
+    )
+    ax.set_xlim(0, left.max() * 1.12 + 1)
     fig.tight_layout()
     return fig
 
@@ -58,7 +68,49 @@ def save_figure(fig: Figure, stem: Path) -> list[Path]:
     """Write ``stem``.png and ``stem``.pdf without time stamps, so reruns give the same bytes."""
     stem.parent.mkdir(parents=True, exist_ok=True)
     png, pdf = stem.with_suffix(".png"), stem.with_suffix(".pdf")
-    fig.savefig(png, dpi=200, metadata={"Software": None})
-    fig.savefig(pdf, metadata={"CreationDate": None, "Producer": None, "Creator": None})
+    fig.savefig(png, dpi=200, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(
+        pdf, bbox_inches="tight", metadata={"CreationDate": None, "Producer": None, "Creator": None}
+    )
     plt.close(fig)
     return [png, pdf]
+
+
+def count_heatmap(
+    table: pd.DataFrame,
+    rows: str,
+    columns: str,
+    row_labels: dict[str, str],
+    column_labels: dict[str, str],
+    title: str,
+) -> Figure:
+    """A grid of counts (e.g. cause × symptom), one panel per converter plus the total."""
+    converters = [c for c in [*CONVERTER_COLORS, "total"] if (table["converter"] == c).any()]
+    row_order = list(dict.fromkeys(table[rows]))
+    col_order = list(dict.fromkeys(table[columns]))
+    fig, axes = plt.subplots(
+        1,
+        len(converters),
+        sharey=True,
+        figsize=(PAPER_WIDTH_IN, 0.28 * len(row_order) + 1.6),
+        squeeze=False,
+    )
+    peak = table["count"].max() or 1
+    for ax, converter in zip(axes[0], converters, strict=True):
+        part = table[table["converter"] == converter]
+        grid = part.pivot_table(index=rows, columns=columns, values="count", aggfunc="sum")
+        grid = grid.reindex(index=row_order, columns=col_order).fillna(0)
+        ax.imshow(grid.to_numpy(), cmap="Blues", vmin=0, vmax=peak, aspect="auto")
+        for (i, j), value in np.ndenumerate(grid.to_numpy()):
+            if value:
+                color = "white" if value > peak * 0.6 else "black"
+                ax.text(j, i, f"{int(value)}", ha="center", va="center", fontsize=7, color=color)
+        ax.set_xticks(range(len(col_order)))
+        ax.set_xticklabels([column_labels.get(c, c) for c in col_order], rotation=45, ha="right")
+        ax.set_title(converter)
+        ax.spines[:].set_visible(False)
+    axes[0][0].set_yticks(range(len(row_order)))
+    axes[0][0].set_yticklabels([row_labels.get(r, r) for r in row_order])
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

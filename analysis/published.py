@@ -1,8 +1,10 @@
 """Published reference values and their comparison with ours.
 
 ``data/reference/published_<study>.yaml`` lists, per artifact, the cells the paper printed as
-tidy keys plus a value. :func:`checks_for` looks each one up in our tidy table, so a table
-function never hard-codes a published number.
+tidy keys plus a value. A cell the shipped data cannot reproduce carries ``explained``: the
+reason, shown in the report; such a cell is reported as ``explained``, never as a match.
+:func:`checks_for` looks each cell up in our tidy table, so a table function never hard-codes a
+published number.
 """
 
 from __future__ import annotations
@@ -44,14 +46,17 @@ def checks_for(
     cells, tolerance, _ = published_cells(artifact_id, study)
     checks = []
     for cell in cells:
-        keys = {k: v for k, v in cell.items() if k != "value"}
+        keys = {k: v for k, v in cell.items() if k not in {"value", "explained"}}
         mask = pd.Series(True, index=table.index)
         for column, wanted in keys.items():
             mask &= table[column].astype(str) == str(wanted)
         match = table.loc[mask, value_column]
         ours = None if match.empty else _plain(match.iloc[0])
         label = ", ".join(f"{k}={v}" for k, v in keys.items())
-        checks.append(Check(artifact_id, label, cell["value"], ours, tolerance))
+        explained = cell.get("explained", "")
+        checks.append(
+            Check(artifact_id, label, cell["value"], ours, tolerance, explained=explained)
+        )
     return checks
 
 

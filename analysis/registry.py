@@ -38,20 +38,23 @@ class Check:
     ours: float | str | None
     tolerance: float = 0.0
     note: str = ""
+    explained: str = ""
 
     @property
     def status(self) -> str:
+        """``match``, ``mismatch``, ``explained`` (a mismatch whose reason is on record),
+        ``missing`` (we have no such cell) or ``new`` (nothing was published)."""
         if self.published is None:
             return "new"
         if self.ours is None:
             return "missing"
         if isinstance(self.published, str) or isinstance(self.ours, str):
-            return "match" if str(self.published) == str(self.ours) else "mismatch"
-        return (
-            "match"
-            if abs(float(self.published) - float(self.ours)) <= self.tolerance
-            else "mismatch"
-        )
+            same = str(self.published) == str(self.ours)
+        else:
+            same = abs(float(self.published) - float(self.ours)) <= self.tolerance
+        if same:
+            return "match"
+        return "explained" if self.explained else "mismatch"
 
 
 @dataclass

@@ -128,7 +128,9 @@ def release_dates(path: Path | None = None) -> pd.DataFrame:
         frame["opset"] = frame["opset"].astype(int)
         frame["release_date"] = pd.to_datetime(frame["release_date"], format="%Y-%m-%d")
     except ValueError as exc:
-        raise DatasetError(f"{path}: bad opset number or date ({exc})", "dates are YYYY-MM-DD") from None
+        raise DatasetError(
+            f"{path}: bad opset number or date ({exc})", "dates are YYYY-MM-DD"
+        ) from None
     undocumented = frame.loc[frame["release_date_source"].str.strip() == "", "opset"].tolist()
     if undocumented:
         raise DatasetError(
@@ -140,7 +142,9 @@ def release_dates(path: Path | None = None) -> pd.DataFrame:
     return frame.sort_values("opset").reset_index(drop=True)
 
 
-def releases(history: pd.DataFrame, dates: pd.DataFrame, kinds: tuple[str, ...] = PAPER_KINDS) -> pd.DataFrame:
+def releases(
+    history: pd.DataFrame, dates: pd.DataFrame, kinds: tuple[str, ...] = PAPER_KINDS
+) -> pd.DataFrame:
     """Per opset: additions, updates, changes, ONNX version and release date (NaT if unknown)."""
     counts = opset_counts(history, kinds)
     keep = ["opset", "onnx_version", "release_date", "release_date_source"]
@@ -158,7 +162,9 @@ def load_artifact_opset_diff(path: Path | None = None) -> dict[int, dict]:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise DatasetError(f"published opset lists not found: {path}", "check ../shared/reference") from None
+        raise DatasetError(
+            f"published opset lists not found: {path}", "check ../shared/reference"
+        ) from None
     out = {}
     for opset, entry in raw.items():
         out[int(opset)] = {
@@ -178,7 +184,9 @@ def compare_with_artifact(history: pd.DataFrame, artifact: dict[int, dict]) -> p
     rows = []
     for opset in sorted(artifact):
         for change in ("added", "updated"):
-            ours = set(history.loc[(history["opset"] == opset) & (history["change"] == change), "operator"])
+            ours = set(
+                history.loc[(history["opset"] == opset) & (history["change"] == change), "operator"]
+            )
             theirs = set(artifact[opset][change])
             rows.append(
                 {

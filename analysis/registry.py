@@ -25,6 +25,8 @@ from convfail.dataset import Study, load_study
 ANALYSIS_MODULES = [
     "analysis.failure_tables",
     "analysis.agreement_tables",
+    "analysis.rq3_opsets",
+    "analysis.rq3_failures",
 ]
 
 

@@ -31,9 +31,11 @@ def _finish(outcomes: list, out: Path) -> None:
         if c.status in {"mismatch", "missing"}
     ]
     checked = sum(len(o.result.checks) for o in outcomes)
+    explained = sum(c.status == "explained" for o in outcomes for c in o.result.checks)
     click.echo(f"wrote {sum(len(o.files) for o in outcomes)} files to {out}")
     click.echo(
-        f"published numbers checked: {checked}, not reproduced: {len(mismatches)} "
+        f"published numbers checked: {checked}, not reproduced: {len(mismatches)}, "
+        f"not reproducible from the shipped data with a stated reason: {explained} "
         f"(see {out / 'REPORT.md'})"
     )
     for artifact_id, check in mismatches:

@@ -23,9 +23,10 @@ def artifact() -> Path:
 @pytest.fixture
 def project_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the project's data/ in a temporary root, used as CONVFAIL_HOME."""
+    reference = shared_reference_dir()
     home = tmp_path / "project"
     shutil.copytree(ROOT / "data", home / "data")
     (home / "pyproject.toml").write_text("", encoding="utf-8")
     monkeypatch.setenv("CONVFAIL_HOME", str(home))
-    monkeypatch.setenv("CONVFAIL_REFERENCE", str(shared_reference_dir()))
+    monkeypatch.setenv("CONVFAIL_REFERENCE", str(reference))
     return home

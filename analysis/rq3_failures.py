@@ -299,6 +299,8 @@ def _subset_label(ctx: AnalysisContext, subset: list[str]) -> str:
 @artifact("fig6_failures_over_time", "Sampled failures over time, with opset releases", "Figure 6")
 def build_fig6(ctx: AnalysisContext) -> ArtifactResult:
     dated, undated, total, subset = _prepare(ctx)
+    if dated.empty:
+        return ArtifactResult(table=undated, notes=[undated_note(undated, total)])
     cumulative = cumulative_by_quarter(dated, subset)
     per_opset = study_releases(dated)
     figure = figure6(cumulative, per_opset, _subset_label(ctx, subset))
@@ -324,6 +326,8 @@ def build_undated(ctx: AnalysisContext) -> ArtifactResult:
 @artifact("spearman_rq3", "H_RQ3: opset changes vs failures (Spearman)", "Section 6 (RQ3)")
 def build_spearman(ctx: AnalysisContext) -> ArtifactResult:
     dated, undated, total, subset = _prepare(ctx)
+    if dated.empty:
+        return ArtifactResult(notes=[undated_note(undated, total)])
     per_release = {}
     for counted, kinds in COUNTED.items():
         per_opset = study_releases(dated, kinds)

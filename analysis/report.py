@@ -48,6 +48,7 @@ def write_report(ctx: AnalysisContext, outcomes: list[Outcome], out: Path) -> No
         "",
         f"Codebook {ctx.codebook.version}. Published numbers checked: "
         f"{sum(counts.values())}; match {counts.get('match', 0)}, "
+        f"explained {counts.get('explained', 0)} (a known quirk of the paper, reason given), "
         f"mismatch {counts.get('mismatch', 0)}, missing {counts.get('missing', 0)}.",
         "",
         "| artifact | paper | files |",
@@ -63,7 +64,7 @@ def write_report(ctx: AnalysisContext, outcomes: list[Outcome], out: Path) -> No
         if o.result.checks:
             lines += ["| cell | published | ours | status |", "|---|---:|---:|---|"]
             for c in o.result.checks:
-                mark = "match" if c.status == "match" else f"**{c.status}**"
+                mark = c.status if c.status in {"match", "explained"} else f"**{c.status}**"
                 note = f" ({c.note})" if c.note else ""
                 lines.append(f"| {c.cell}{note} | {_fmt(c.published)} | {_fmt(c.ours)} | {mark} |")
         for note in o.result.notes:
@@ -84,7 +85,8 @@ def write_report(ctx: AnalysisContext, outcomes: list[Outcome], out: Path) -> No
                 "files": [str(p.relative_to(out)) for p in o.files],
                 "checks": [
                     {"cell": c.cell, "published": c.published, "ours": c.ours,
-                     "tolerance": c.tolerance, "status": c.status, "note": c.note}
+                     "tolerance": c.tolerance, "status": c.status, "note": c.note,
+                     "expected_discrepancy": c.expected_discrepancy}
                     for c in o.result.checks
                 ],
                 "notes": o.result.notes,

@@ -124,7 +124,9 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
-        raise DatasetError(f"survey catalogue not found: {path}", "restore data/survey/catalogue.yaml") from None
+        raise DatasetError(
+            f"survey catalogue not found: {path}", "restore data/survey/catalogue.yaml"
+        ) from None
     except yaml.YAMLError as exc:
         raise DatasetError(f"{path}: not valid YAML ({exc})") from None
     try:
@@ -142,7 +144,9 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
             source=path,
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise DatasetError(f"{path}: malformed survey catalogue ({exc!r})", "see the comments at its top") from None
+        raise DatasetError(
+            f"{path}: malformed survey catalogue ({exc!r})", "see the comments at its top"
+        ) from None
     _validate(catalogue, path)
     return catalogue
 
@@ -192,7 +196,10 @@ def _validate(catalogue: Catalogue, path: Path) -> None:
     seen: set[str] = set()
     for q in catalogue.questions:
         if q.type not in QUESTION_TYPES:
-            raise DatasetError(f"{path}: question {q.id} has type '{q.type}'", f"use one of {sorted(QUESTION_TYPES)}")
+            raise DatasetError(
+                f"{path}: question {q.id} has type '{q.type}'",
+                f"use one of {sorted(QUESTION_TYPES)}",
+            )
         for column in filter(None, (q.id, q.other_text)):
             if column in seen:
                 raise DatasetError(f"{path}: column '{column}' is declared twice")
@@ -200,11 +207,15 @@ def _validate(catalogue: Catalogue, path: Path) -> None:
         if q.type in {"single", "multi"} and not q.options:
             raise DatasetError(f"{path}: {q.type} question {q.id} has no options")
         names = q.option_names
-        if len(set(names)) != len(names) or len(set(q.option_by_label())) != sum(1 + len(o.aliases) for o in q.options):
+        if len(set(names)) != len(names) or len(set(q.option_by_label())) != sum(
+            1 + len(o.aliases) for o in q.options
+        ):
             raise DatasetError(f"{path}: question {q.id} repeats an option name or label")
     for sheet in catalogue.coding:
         if sheet.question not in seen:
-            raise DatasetError(f"{path}: coding sheet '{sheet.sheet}' codes unknown question {sheet.question}")
+            raise DatasetError(
+                f"{path}: coding sheet '{sheet.sheet}' codes unknown question {sheet.question}"
+            )
         names = [t.name for t in sheet.themes]
         if len(set(names)) != len(names):
             raise DatasetError(f"{path}: coding sheet '{sheet.sheet}' repeats a theme name")

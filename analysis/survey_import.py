@@ -90,14 +90,19 @@ class Where:
 
 
 def _error(where: Where | str, problem: str, hint: str = "") -> ArtifactImportError:
-    return ArtifactImportError(f"{where}: {problem}", hint or "fix the input or the catalogue; nothing was written")
+    return ArtifactImportError(
+        f"{where}: {problem}", hint or "fix the input or the catalogue; nothing was written"
+    )
 
 
 def _catalogue_hint(catalogue: Catalogue) -> str:
-    return f"add it to {catalogue.source or 'data/survey/catalogue.yaml'} if the instrument changed; nothing was written"
+    where = catalogue.source or "data/survey/catalogue.yaml"
+    return f"add it to {where} if the instrument changed; nothing was written"
 
 
-def read_export(path: Path, catalogue: Catalogue, label: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def read_export(
+    path: Path, catalogue: Catalogue, label: str | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The respondents and their answers, validated against the catalogue."""
     label = label or path.name
     workbook = open_workbook(path)
@@ -114,11 +119,16 @@ def read_export(path: Path, catalogue: Catalogue, label: str | None = None) -> t
     position = {column: i for i, column in enumerate(header) if column is not None}
     missing = [q.id for q in catalogue.questions if q.type != "skip" and q.id not in position]
     if missing:
-        raise _error(Where(label, sheet, catalogue.question_id_row), f"question(s) {', '.join(missing)} missing from the export")
+        raise _error(
+            Where(label, sheet, catalogue.question_id_row),
+            f"question(s) {', '.join(missing)} missing from the export",
+        )
     by_row = {r.row: r for r in rows}
     texts = by_row.get(catalogue.question_text_row)
     if texts is None:
-        raise _error(Where(label, sheet, catalogue.question_text_row), "the row of question texts is missing")
+        raise _error(
+            Where(label, sheet, catalogue.question_text_row), "the row of question texts is missing"
+        )
     for q in catalogue.questions:
         if q.id in position:
             _check_text(q, _cell(texts.cells, position[q.id]), Where(label, sheet, texts.row, q.id))
@@ -126,15 +136,27 @@ def read_export(path: Path, catalogue: Catalogue, label: str | None = None) -> t
     responses = [r for r in rows if r.row >= catalogue.first_response_row]
     for number, row in enumerate(responses, start=1):
         response_id = f"R{number:03d}"
-        respondents.append({"response_id": response_id, "source_file": label, "source_sheet": sheet, "source_row": row.row})
+        respondents.append(
+            {
+                "response_id": response_id,
+                "source_file": label,
+                "source_sheet": sheet,
+                "source_row": row.row,
+            }
+        )
         for q in catalogue.questions:
             if q.type == "skip" or q.id not in position:
                 continue
             where = Where(label, sheet, row.row, q.id)
             value = _cell(row.cells, position[q.id])
             other = _cell(row.cells, position[q.other_text]) if q.other_text in position else None
-            answers += [{"response_id": response_id, "question": q.id, **a} for a in _answers(q, value, other, catalogue, where)]
-    return pd.DataFrame(respondents, columns=RESPONDENT_COLUMNS), pd.DataFrame(answers, columns=ANSWER_COLUMNS)
+            answers += [
+                {"response_id": response_id, "question": q.id, **a}
+                for a in _answers(q, value, other, catalogue, where)
+            ]
+    return pd.DataFrame(respondents, columns=RESPONDENT_COLUMNS), pd.DataFrame(
+        answers, columns=ANSWER_COLUMNS
+    )
 
 
 def _cell(cells: tuple[Any, ...], index: int) -> Any:
@@ -143,8 +165,11 @@ def _cell(cells: tuple[Any, ...], index: int) -> Any:
 
 def _check_text(q: Question, text: Any, where: Where) -> None:
     if normalise_text(str(text or "")) != normalise_text(q.text):
-        raise _error(where, f"question text {str(text)[:80]!r} differs from the catalogue's {q.text[:80]!r}",
-                     "a different instrument, or the row of question texts is not where the catalogue says")
+        raise _error(
+            where,
+            f"question text {str(text)[:80]!r} differs from the catalogue's {q.text[:80]!r}",
+            "a different instrument, or the row of question texts is not where the catalogue says",
+        )
 
 
 def _answers(q: Question, value: Any, other: Any, catalogue: Catalogue, where: Where) -> list[dict]:
@@ -175,7 +200,9 @@ def _answers(q: Question, value: Any, other: Any, catalogue: Catalogue, where: W
             )
         chosen.append(options[part].name)
     if other is not None and OTHER not in chosen:
-        raise _error(where, f"free text {str(other)[:60]!r} for 'Other' but 'Other' is not selected")
+        raise _error(
+            where, f"free text {str(other)[:60]!r} for 'Other' but 'Other' is not selected"
+        )
     order = {name: i for i, name in enumerate(q.option_names)}
     return [
         {"answer": name, "text": str(other) if name == OTHER and other is not None else ""}
@@ -183,7 +210,9 @@ def _answers(q: Question, value: Any, other: Any, catalogue: Catalogue, where: W
     ]
 
 
-def read_coding(path: Path, catalogue: Catalogue, answers: pd.DataFrame, label: str | None = None) -> pd.DataFrame:
+def read_coding(
+    path: Path, catalogue: Catalogue, answers: pd.DataFrame, label: str | None = None
+) -> pd.DataFrame:
     """The coded open answers of every coding sheet, linked to the response they came from."""
     label = label or path.name
     workbook = open_workbook(path)
@@ -193,10 +222,19 @@ def read_coding(path: Path, catalogue: Catalogue, answers: pd.DataFrame, label: 
     return pd.DataFrame(coded, columns=CODED_COLUMNS)
 
 
-def _read_sheet(workbook, path: Path, label: str, sheet: CodingSheet, answers: pd.DataFrame, catalogue: Catalogue) -> list[dict]:
+def _read_sheet(
+    workbook,
+    path: Path,
+    label: str,
+    sheet: CodingSheet,
+    answers: pd.DataFrame,
+    catalogue: Catalogue,
+) -> list[dict]:
     header, rows = sheet_rows(workbook, path, sheet.sheet)
     if sheet.text_column not in header:
-        raise _error(Where(label, sheet.sheet, 1), f"no column '{sheet.text_column}'", f"columns: {header}")
+        raise _error(
+            Where(label, sheet.sheet, 1), f"no column '{sheet.text_column}'", f"columns: {header}"
+        )
     text_index = header.index(sheet.text_column)
     ignored = {i for i, h in enumerate(header) if h in sheet.ignore_columns}
     themes_by_label = sheet.theme_by_label()
@@ -206,7 +244,8 @@ def _read_sheet(workbook, path: Path, label: str, sheet: CodingSheet, answers: p
     for row in rows:
         text = _cell(row.cells, text_index)
         labels = [
-            (i, v) for i, v in enumerate(row.cells)
+            (i, v)
+            for i, v in enumerate(row.cells)
             if i != text_index and i not in ignored and v is not None
         ]
         where = Where(label, sheet.sheet, row.row)
@@ -220,20 +259,23 @@ def _read_sheet(workbook, path: Path, label: str, sheet: CodingSheet, answers: p
                 raise _error(
                     Where(label, sheet.sheet, row.row, str(header[index] or f"#{index + 1}")),
                     f"'{value}' is not a theme of question {sheet.question}",
-                    f"themes: {'; '.join(t.label for t in sheet.themes)}; {_catalogue_hint(catalogue)}",
+                    f"themes: {'; '.join(t.label for t in sheet.themes)}; "
+                    + _catalogue_hint(catalogue),
                 )
             names.add(themes_by_label[str(value)].name)
         key = normalise_text(str(text))
         matches = unlinked.get(key) or []
         response_id = matches.pop(0) if matches else ""
-        out.append({
-            "question": sheet.question,
-            "source_sheet": sheet.sheet,
-            "source_row": row.row,
-            "response_id": response_id,
-            "themes": THEME_SEPARATOR.join(sorted(names, key=order.__getitem__)),
-            "text": html.unescape(str(text)),
-        })
+        out.append(
+            {
+                "question": sheet.question,
+                "source_sheet": sheet.sheet,
+                "source_row": row.row,
+                "response_id": response_id,
+                "themes": THEME_SEPARATOR.join(sorted(names, key=order.__getitem__)),
+                "text": html.unescape(str(text)),
+            }
+        )
     return out
 
 
@@ -246,7 +288,9 @@ def _open_answers(answers: pd.DataFrame, question: str) -> dict[str, list[str]]:
     return found
 
 
-def build_survey(export: Path, coding: Path | None, catalogue: Catalogue, licence: Path | None = None) -> dict[str, str]:
+def build_survey(
+    export: Path, coding: Path | None, catalogue: Catalogue, licence: Path | None = None
+) -> dict[str, str]:
     """Every output file as text, keyed by file name; nothing is written here."""
     try:
         respondents, answers = read_export(export, catalogue, _label(export))
@@ -261,7 +305,9 @@ def build_survey(export: Path, coding: Path | None, catalogue: Catalogue, licenc
         raise ArtifactImportError(exc.message, exc.hint or "nothing was written") from None
     if licence is not None:
         if not licence.is_file():
-            raise ArtifactImportError(f"licence file not found: {licence}", "the artifact ships LICENSE")
+            raise ArtifactImportError(
+                f"licence file not found: {licence}", "the artifact ships LICENSE"
+            )
         files["LICENSE-issta24-artifact"] = licence.read_text(encoding="utf-8")
     return files
 
@@ -285,8 +331,18 @@ def import_survey(ctx: ImportContext) -> list[Path]:
     """Entry point of ``convfail data import-artifact``: write ``data/survey/``."""
     target = ctx.data_dir / SURVEY_DIR
     catalogue = load_catalogue(target / "catalogue.yaml")
-    files = build_survey(ctx.artifact / EXPORT_FILE, ctx.artifact / CODING_FILE, catalogue, ctx.artifact / "LICENSE")
+    files = build_survey(
+        ctx.artifact / EXPORT_FILE, ctx.artifact / CODING_FILE, catalogue, ctx.artifact / "LICENSE"
+    )
     return write_survey(files, target)
 
 
-__all__ = ["build_survey", "import_survey", "normalise_text", "read_coding", "read_export", "split_multi", "write_survey"]
+__all__ = [
+    "build_survey",
+    "import_survey",
+    "normalise_text",
+    "read_coding",
+    "read_export",
+    "split_multi",
+    "write_survey",
+]

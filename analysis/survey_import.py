@@ -187,8 +187,6 @@ def _answers(q: Question, value: Any, other: Any, catalogue: Catalogue, where: W
     else:
         parts = [str(value)]
     parts = [p for p in parts if p not in catalogue.artefacts]
-    if q.type == "single" and len(parts) > 1:
-        raise _error(where, f"single-choice question holds {len(parts)} answers: {value!r}")
     options = q.option_by_label()
     chosen = []
     for part in parts:

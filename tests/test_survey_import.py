@@ -54,8 +54,8 @@ def frame(text: str) -> pd.DataFrame:
 
 
 def test_split_keeps_commas_inside_parentheses():
-    f2f = "Framework-to-framework Model Conversion (e.g., converting models from TensorFlow to PyTorch)"
-    deploy = "Model conversion for deployment (e.g., converting to ONNX for deployment using ONNXRuntime)"
+    f2f = "Framework-to-framework Model Conversion (e.g., converting models from TF to PyTorch)"
+    deploy = "Model conversion for deployment (e.g., converting to ONNX, then ONNXRuntime)"
     assert split_multi(f"{f2f},{deploy}") == [f2f, deploy]
     assert split_multi(f"{deploy},Other (please specify)") == [deploy, "Other (please specify)"]
 

@@ -73,9 +73,9 @@ def build_frameworks(data: SurveyData, reference: bool = False) -> ArtifactResul
     notes = [
         f"Shares are given of the {answered} who answered Q60 and of all {data.size} "
         "respondents; with the original analysis' denominator quirk (the row of question texts "
-        f"counted) the base would be {answered + 1}. The paper's framework percentages differ "
-        "slightly from the file's counts because of the base they use; study.md lists no "
-        "framework percentages, so none are checked.",
+        f"counted) the base would be {answered + 1}. The paper's framework percentages are "
+        "known to differ slightly from these counts, most likely by the base they use; they "
+        "are not in the published values we hold, so none are checked.",
     ]
     caption = "Frameworks used for model development"
     return _result(data, "survey_frameworks", table, caption, reference, notes)

@@ -179,7 +179,7 @@ def table03(ctx: AnalysisContext) -> ArtifactResult:
 
 
 @artifact(
-    "survey_frameworks", "Survey: frameworks used", "Section 3.2 (Finding 1)", per_study=False
+    "survey_frameworks", "Survey: frameworks used", "Finding 1 (frameworks)", per_study=False
 )
 def frameworks(ctx: AnalysisContext) -> ArtifactResult:
     return build_frameworks(load_survey(), reference=True)

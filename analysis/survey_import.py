@@ -33,7 +33,7 @@ from analysis.survey_catalogue import (
 )
 from convfail.dataset import atomic_write_text, csv_text
 from convfail.errors import ArtifactImportError, DatasetError
-from convfail.importers import ImportContext
+from convfail.importers import ImportContext, artifact_licence
 from convfail.spreadsheet import open_workbook, sheet_rows
 
 EXPORT_FILE = "theme1-survey/interopSurvey.xlsx"
@@ -302,11 +302,7 @@ def build_survey(
     except DatasetError as exc:
         raise ArtifactImportError(exc.message, exc.hint or "nothing was written") from None
     if licence is not None:
-        if not licence.is_file():
-            raise ArtifactImportError(
-                f"licence file not found: {licence}", "the artifact ships LICENSE"
-            )
-        files["LICENSE-issta24-artifact"] = licence.read_text(encoding="utf-8")
+        files.update(artifact_licence(licence))
     return files
 
 

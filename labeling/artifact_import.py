@@ -23,7 +23,7 @@ import yaml
 from convfail.codebook import Codebook
 from convfail.dataset import atomic_write_text, csv_text, label_frame, read_csv
 from convfail.errors import ArtifactImportError, CodebookError, DatasetError
-from convfail.importers import ImportContext
+from convfail.importers import ImportContext, artifact_licence
 from convfail.records import CONVERTER_REPOSITORIES, ISSUE_COLUMNS, ISSUE_KEY, LABEL_COLUMNS
 from convfail.spreadsheet import SheetRow, column_index, open_workbook, sheet_rows
 
@@ -425,12 +425,7 @@ def build_study(ctx: ImportContext) -> dict[str, str]:
     for rater, rows in {"primary": primary, **drift, **pilot_labels}.items():
         files[f"labels/{rater}.csv"] = csv_text(label_frame(rows), LABEL_COLUMNS)
     files["study.yaml"] = _settings(ctx)
-    licence = ctx.artifact / "LICENSE"
-    if not licence.is_file():
-        raise ArtifactImportError(
-            f"licence file not found: {licence}", "the artifact ships LICENSE"
-        )
-    files["LICENSE-issta24-artifact"] = licence.read_text(encoding="utf-8")
+    files.update(artifact_licence(ctx.artifact / "LICENSE"))
     return files
 
 

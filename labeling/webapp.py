@@ -136,6 +136,10 @@ def create_app(
     def home():
         return redirect(url_for("adjudicate_queue" if adjudication else "queue"))
 
+    @app.get("/favicon.ico")
+    def favicon():
+        return "", 204
+
     @app.get("/queue")
     def queue():
         queue_filter = _queue_filter()

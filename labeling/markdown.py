@@ -13,6 +13,7 @@ from functools import lru_cache
 
 import nh3
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
 
 ALLOWED_TAGS = {
     "a", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr",
@@ -20,9 +21,17 @@ ALLOWED_TAGS = {
 }  # fmt: skip
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "code": {"class"}, "th": {"align"}, "td": {"align"}}
 
-_renderer = MarkdownIt("commonmark", {"html": False, "linkify": False, "breaks": True}).enable(
-    "table"
-)
+
+def _image_as_link(self, tokens, idx, options, env) -> str:
+    """Images become links: the page loads nothing from the issue authors' servers."""
+    token = tokens[idx]
+    alt = self.renderInlineAsText(token.children or [], options, env) or "image"
+    return f'<a href="{escapeHtml(str(token.attrGet("src") or ""))}">[image: {escapeHtml(alt)}]</a>'
+
+
+_renderer = MarkdownIt("commonmark", {"html": False, "linkify": False, "breaks": True})
+_renderer.enable("table")
+_renderer.add_render_rule("image", _image_as_link)
 
 
 @lru_cache(maxsize=4096)

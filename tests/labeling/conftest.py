@@ -35,12 +35,16 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (root / "data" / "studies").mkdir(parents=True)
     (root / "pyproject.toml").write_text("", encoding="utf-8")
     shutil.copy(REPO_ROOT / "data" / "codebook.yaml", root / "data" / "codebook.yaml")
-    shutil.copytree(REPO_ROOT / "data" / "studies" / "issta24", root / "data" / "studies" / "issta24")
+    shutil.copytree(
+        REPO_ROOT / "data" / "studies" / "issta24", root / "data" / "studies" / "issta24"
+    )
     monkeypatch.setenv("CONVFAIL_HOME", str(root))
     return root
 
 
-def write_study(root: Path, name: str, issues: list[dict], records: list[dict] | None = None) -> Path:
+def write_study(
+    root: Path, name: str, issues: list[dict], records: list[dict] | None = None
+) -> Path:
     """A study folder with ``issues`` (title/number/repository...) and optional mined records."""
     rows = []
     for issue in issues:
@@ -78,9 +82,17 @@ def codebook(project: Path):
 @pytest.fixture
 def demo_study(project: Path) -> Path:
     """Five torch.onnx issues and two tf2onnx issues; issue 1 has a mined body and comments."""
-    issues = [{"repository": "pytorch/pytorch", "number": n, "title": f"torch issue {n}"} for n in range(1, 6)]
+    issues = [
+        {"repository": "pytorch/pytorch", "number": n, "title": f"torch issue {n}"}
+        for n in range(1, 6)
+    ]
     issues += [
-        {"repository": "onnx/tensorflow-onnx", "number": n, "converter": "tf2onnx", "title": f"tf issue {n}"}
+        {
+            "repository": "onnx/tensorflow-onnx",
+            "number": n,
+            "converter": "tf2onnx",
+            "title": f"tf issue {n}",
+        }
         for n in (10, 11)
     ]
     records = [
@@ -89,8 +101,11 @@ def demo_study(project: Path) -> Path:
             "number": 1,
             "title": "torch issue 1",
             "url": "https://github.com/pytorch/pytorch/issues/1",
-            "body": "Export fails:\n\n```\nTraceback (most recent call last):\n  File \"x.py\", line 1\nRuntimeError: boom\n```\n",
-            "comments": [{"author": {"login": "dev"}, "created_at": "2023-01-02", "body": "Fixed in **#2**."}],
+            "body": "Export fails:\n\n```\nTraceback (most recent call last):\n"
+            '  File "x.py", line 1\nRuntimeError: boom\n```\n',
+            "comments": [
+                {"author": {"login": "dev"}, "created_at": "2023-01-02", "body": "Fixed in **#2**."}
+            ],
             "state": "closed",
         }
     ]
@@ -108,7 +123,9 @@ class LiveServer:
 
         def recording(environ, start_response):
             def record(status, headers, exc_info=None):
-                self.requests.append((environ["REQUEST_METHOD"], environ["PATH_INFO"], int(status[:3])))
+                self.requests.append(
+                    (environ["REQUEST_METHOD"], environ["PATH_INFO"], int(status[:3]))
+                )
                 return start_response(status, headers, exc_info)
 
             return inner(environ, record)
@@ -158,7 +175,9 @@ def chromium():
     from playwright.sync_api import sync_playwright
 
     if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run 'make test' (it installs Debian's chromium) or apt-get install chromium")
+        pytest.fail(
+            f"{CHROMIUM} is missing: run 'make test' (it installs Debian's chromium as root)"
+        )
     os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)

@@ -57,18 +57,37 @@ def test_keyboard_labelling_persists_across_reload(project, demo_study, serve_st
     expect(page.locator("#status")).to_contain_text("saved note")
 
     page.reload()
-    for dim, value in [("location", "node_conversion"), ("symptom", "crash"), ("cause", "incompatibility"), ("subcause", "external")]:
-        assert page.get_attribute(f'[data-dim="{dim}"][data-value="{value}"]', "aria-pressed") == "true"
+    for dim, value in [
+        ("location", "node_conversion"),
+        ("symptom", "crash"),
+        ("cause", "incompatibility"),
+        ("subcause", "external"),
+    ]:
+        assert (
+            page.get_attribute(f'[data-dim="{dim}"][data-value="{value}"]', "aria-pressed")
+            == "true"
+        )
     assert page.input_value("#note") == "checked the traceback"
     assert page.inner_text("#progress-text").startswith("1 / 7")
 
     row = read_csv(label_file(project, "demo", "alice"), LABEL_COLUMNS).iloc[0]
-    assert (row.location, row.symptom, row.cause, row.subcause) == ("node_conversion", "crash", "incompatibility", "external")
-    assert row.note == "checked the traceback" and row.codebook_version == "issta24-1" and row.labelled_at
+    assert (row.location, row.symptom, row.cause, row.subcause) == (
+        "node_conversion",
+        "crash",
+        "incompatibility",
+        "external",
+    )
+    assert (
+        row.note == "checked the traceback"
+        and row.codebook_version == "issta24-1"
+        and row.labelled_at
+    )
 
     # a cause without sub-causes hides them and drops the saved sub-cause
     page.keyboard.press("d")  # algorithmic_error
-    page.wait_for_selector('[data-dim="cause"][data-value="algorithmic_error"][aria-pressed="true"]')
+    page.wait_for_selector(
+        '[data-dim="cause"][data-value="algorithmic_error"][aria-pressed="true"]'
+    )
     assert page.is_hidden('fieldset[data-dim="subcause"]')
     saved(page)
     assert read_csv(label_file(project, "demo", "alice"), LABEL_COLUMNS).iloc[0].subcause == ""
@@ -83,7 +102,9 @@ def test_keyboard_labelling_persists_across_reload(project, demo_study, serve_st
 def test_unlabelled_filter_skips_done_issues(project, demo_study, serve_study, page):
     live = serve_study("demo", "alice")
     for number in (2, 3):
-        live.session.store.save("pytorch/pytorch", number, {"location": "export", "symptom": "hang", "cause": "typo"})
+        live.session.store.save(
+            "pytorch/pytorch", number, {"location": "export", "symptom": "hang", "cause": "typo"}
+        )
     page.goto(f"{live.url}/queue?filter=unlabelled")
     assert page.locator("table.queue tbody tr").count() == 5
     page.click("text=pytorch/pytorch#1")
@@ -96,13 +117,24 @@ def test_issue_text_payloads_render_as_text(project, serve_study, page):
     write_study(
         project,
         "xss",
-        [{"repository": "evil/repo", "number": 1, "title": "<script>window.__pwned='title'</script>"}],
+        [
+            {
+                "repository": "evil/repo",
+                "number": 1,
+                "title": "<script>window.__pwned='title'</script>",
+            }
+        ],
         [
             {
                 "repository": "evil/repo",
                 "number": 1,
                 "body": XSS_BODY,
-                "comments": [{"author": "<b onclick=x>", "body": "<img src=x onerror=\"window.__pwned='comment'\">"}],
+                "comments": [
+                    {
+                        "author": "<b onclick=x>",
+                        "body": "<img src=x onerror=\"window.__pwned='comment'\">",
+                    }
+                ],
             }
         ],
     )
@@ -115,9 +147,11 @@ def test_issue_text_payloads_render_as_text(project, serve_study, page):
     assert page.inner_text("#issue-title") == "<script>window.__pwned='title'</script>"
     body = page.inner_text("#issue-body")
     assert "<script>window.__pwned = 'script'</script>" in body
-    assert '<img src=x onerror="window.__pwned = \'img\'">' in body
+    assert "<img src=x onerror=\"window.__pwned = 'img'\">" in body
     article = page.locator("article.issue")
-    assert article.locator("script, img, svg, iframe, [onerror], [onload], [onmouseover]").count() == 0
+    assert (
+        article.locator("script, img, svg, iframe, [onerror], [onload], [onmouseover]").count() == 0
+    )
     assert article.locator('a[href^="javascript"]').count() == 0
     assert "<img src=x" in page.inner_text(".comment")
     assert errors == []
@@ -128,8 +162,10 @@ class _Attacker(BaseHTTPRequestHandler):
 
     target = ""
 
-    def do_GET(self):  # noqa: N802 (http.server API)
-        payload = '{"repository": "pytorch/pytorch", "number": 1, "field": "cause", "value": "typo"}'
+    def do_GET(self):
+        payload = (
+            '{"repository": "pytorch/pytorch", "number": 1, "field": "cause", "value": "typo"}'
+        )
         html = f"""<!doctype html><body>
 <form id="f" method="post" action="{self.target}/api/label" enctype="text/plain">
 <input name='{payload[:-1]}, "x": "' value='"}}'></form>
@@ -181,22 +217,28 @@ def test_invalid_code_is_refused_with_a_message(project, demo_study, serve_study
 
 
 def test_adjudication_page_writes_final(project, demo_study, serve_study, page):
-    from labeling.store import LabelStore
     from convfail.codebook import load_codebook
+    from labeling.store import LabelStore
 
     book = load_codebook()
     a, b = LabelStore(demo_study, "ann", book), LabelStore(demo_study, "bob", book)
     for store, cause in ((a, "typo"), (b, "documentation")):
         store.save("pytorch/pytorch", 1, {"location": "export", "symptom": "crash", "cause": cause})
-        store.save("pytorch/pytorch", 2, {"location": "export", "symptom": "crash", "cause": "typo"})
+        store.save(
+            "pytorch/pytorch", 2, {"location": "export", "symptom": "crash", "cause": "typo"}
+        )
     live = serve_study("demo", "final", adjudicate=["ann", "bob"])
     page.goto(f"{live.url}/adjudicate")
     assert page.locator("table.queue tbody tr").count() == 1
     page.click("text=pytorch/pytorch#1")
-    assert "typo" in page.inner_text("#side-by-side") and "documentation" in page.inner_text("#side-by-side")
+    assert "typo" in page.inner_text("#side-by-side") and "documentation" in page.inner_text(
+        "#side-by-side"
+    )
     assert page.locator('[data-value="typo"] .vote').inner_text() == "ann"
     key = page.get_attribute('[data-dim="cause"][data-value="documentation"]', "data-key")
     page.keyboard.press(key)
     saved(page)
     final = read_csv(label_file(project, "demo", "final"), LABEL_COLUMNS)
-    assert final[["number", "location", "symptom", "cause"]].values.tolist() == [["1", "export", "crash", "documentation"]]
+    assert final[["number", "location", "symptom", "cause"]].values.tolist() == [
+        ["1", "export", "crash", "documentation"]
+    ]

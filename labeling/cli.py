@@ -100,7 +100,10 @@ def serve(
     app = create_app(session, guard, suggestions)
     done, total = session.progress()
     click.echo(f"study {study}: {total} issues, {done} labelled by {rater}")
-    serve_until_interrupted(app, guard, host, port, not no_browser, click.echo)
+    try:
+        serve_until_interrupted(app, guard, host, port, not no_browser, click.echo)
+    finally:
+        suggestions.close()
 
 
 @label.command()

@@ -52,6 +52,7 @@ class LabelingSession:
         self.position: dict[Key, int] = {t.key: i for i, t in enumerate(self.issues)}
         self.converters = sorted({t.converter for t in self.issues})
         self._cache: tuple[tuple[int, int], dict[Key, dict[str, str]]] | None = None
+        self._progress: tuple[int, tuple[int, int]] | None = None
 
     def labels(self) -> dict[Key, dict[str, str]]:
         """The rater's labels, re-read when the file changed (mtime or size)."""
@@ -128,9 +129,12 @@ class LabelingSession:
         return previous, following
 
     def progress(self) -> tuple[int, int]:
+        """(complete issues, all issues); recounted only when the label file changed."""
         labels = self.labels()
-        done = sum(1 for t in self.issues if is_complete(labels.get(t.key), self.codebook))
-        return done, len(self.issues)
+        if self._progress is None or self._progress[0] != id(labels):
+            done = sum(1 for t in self.issues if is_complete(labels.get(t.key), self.codebook))
+            self._progress = (id(labels), (done, len(self.issues)))
+        return self._progress[1]
 
 
 __all__ = ["FILTERS", "LabelingSession", "QueueFilter", "is_complete"]

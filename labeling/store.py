@@ -10,7 +10,9 @@ change, because each save merges into what is on disk at that moment.
 
 from __future__ import annotations
 
+import csv
 import fcntl
+import io
 import re
 import threading
 from collections.abc import Iterator
@@ -18,11 +20,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pandas as pd
-
 from convfail.codebook import Codebook
-from convfail.dataset import atomic_write_text, csv_text, label_frame, read_csv, validate_labels
-from convfail.errors import ConvfailError
+from convfail.dataset import atomic_write_text, label_frame, validate_labels
+from convfail.errors import ConvfailError, DatasetError
 from convfail.records import LABEL_COLUMNS, LABEL_DIMENSIONS
 
 EDITABLE_FIELDS = (*LABEL_DIMENSIONS, "note")
@@ -77,10 +77,29 @@ class LabelStore:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def read(self) -> dict[tuple[str, int], dict[str, str]]:
-        """The rater's labels by issue key (empty when the rater has not saved anything)."""
-        if not self.path.is_file():
+        """The rater's labels by issue key (empty when the rater has not saved anything).
+
+        Read with the ``csv`` module rather than pandas: this runs on every save and page.
+        """
+        try:
+            with self.path.open(encoding="utf-8", newline="") as handle:
+                reader = csv.DictReader(handle)
+                missing = [c for c in LABEL_COLUMNS if c not in (reader.fieldnames or [])]
+                if missing:
+                    raise DatasetError(
+                        f"{self.path}: missing column(s) {', '.join(missing)}",
+                        f"expected columns: {', '.join(LABEL_COLUMNS)}",
+                    )
+                rows = {}
+                for line, record in enumerate(reader, start=2):
+                    try:
+                        key = (record["repository"], int(record["number"]))
+                    except (TypeError, ValueError):
+                        raise DatasetError(f"{self.path}: line {line}: no issue number") from None
+                    rows[key] = {c: record.get(c) or "" for c in LABEL_COLUMNS}
+                return rows
+        except FileNotFoundError:
             return {}
-        return label_rows(read_csv(self.path, LABEL_COLUMNS))
 
     def validate_value(self, field: str, value: str, cause: str) -> None:
         """Refuse a value the codebook does not define (with the valid ones in the message)."""
@@ -139,19 +158,21 @@ class LabelStore:
                 source_row="",
             )
             labels[key] = row
-            self.write_all(labels.values())
+            self._write(labels.values())
             return row
 
     def write_all(self, rows) -> None:
         """Write every row (validated first: nothing is written when one row is invalid)."""
+        rows = list(rows)
         frame = label_frame([{**row, "number": int(row["number"])} for row in rows])
         validate_labels(frame, self.codebook, self.path)
-        atomic_write_text(self.path, csv_text(frame, LABEL_COLUMNS))
+        self._write(rows)
 
-
-def label_rows(frame: pd.DataFrame) -> dict[tuple[str, int], dict[str, str]]:
-    """A label frame as a dict by issue key (values as strings)."""
-    return {
-        (row["repository"], int(row["number"])): {c: str(row[c]) for c in LABEL_COLUMNS}
-        for row in frame.to_dict("records")
-    }
+    def _write(self, rows) -> None:
+        """The canonical file: fixed columns, sorted by issue, ``\\n`` line ends, atomic."""
+        ordered = sorted(rows, key=lambda r: (r["repository"], int(r["number"])))
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(LABEL_COLUMNS)
+        writer.writerows([[str(row.get(c, "")) for c in LABEL_COLUMNS] for row in ordered])
+        atomic_write_text(self.path, out.getvalue())

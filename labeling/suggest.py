@@ -77,14 +77,16 @@ class Suggester:
             classes = list(model.classes_)
             if dim != "subcause":
                 best = int(np.argmax(probabilities))
-                out[dim] = Suggestion(classes[best], float(probabilities[best]))
+                out[dim] = Suggestion(str(classes[best]), float(probabilities[best]))
                 continue
             for parent in sorted({c.split("/", 1)[0] for c in classes}):
                 idx = [i for i, c in enumerate(classes) if c.startswith(parent + "/")]
                 share = probabilities[idx]
                 best = idx[int(np.argmax(share))]
                 confidence = float(probabilities[best] / share.sum()) if share.sum() else 0.0
-                out[f"subcause:{parent}"] = Suggestion(classes[best].split("/", 1)[1], confidence)
+                out[f"subcause:{parent}"] = Suggestion(
+                    str(classes[best]).split("/", 1)[1], confidence
+                )
         return out
 
 

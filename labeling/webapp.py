@@ -218,7 +218,7 @@ def create_app(
         except ConvfailError as exc:
             return jsonify(error=str(exc)), 422
         if suggestions:
-            suggestions.request_retrain()
+            suggestions.label_saved()
         return jsonify(label=row, complete=is_complete(row, codebook), progress=session.progress())
 
     if adjudication is not None:

@@ -160,13 +160,15 @@ def serve_study(project: Path) -> Iterator:
             assert service.ready.wait(60)
         guard = RequestGuard()
         live = LiveServer(create_app(session, guard, service, adjudication), guard)
-        live.session, live.guard = session, guard
+        live.session, live.guard, live.suggestions = session, guard, service
         servers.append(live)
         return live
 
     yield start
     for live in servers:
         live.stop()
+        if live.suggestions:
+            live.suggestions.close()
 
 
 @pytest.fixture(scope="session")

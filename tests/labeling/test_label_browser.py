@@ -242,3 +242,21 @@ def test_adjudication_page_writes_final(project, demo_study, serve_study, page):
     assert final[["number", "location", "symptom", "cause"]].values.tolist() == [
         ["1", "export", "crash", "documentation"]
     ]
+
+
+def test_suggestions_are_shown_as_hints_and_never_saved(project, demo_study, serve_study, page):
+    from convfail.codebook import load_codebook
+    from convfail.dataset import load_study
+    from labeling.cli import labelled_documents
+
+    reference = labelled_documents(load_study("issta24", load_codebook()), "primary")
+    live = serve_study("demo", "alice", suggestions=lambda: reference)
+    page.goto(f"{live.url}/issue/pytorch/pytorch/1")
+    for dim in ("location", "symptom", "cause"):
+        hinted = page.locator(f'fieldset[data-dim="{dim}"] button.hinted')
+        assert hinted.count() == 1
+        assert hinted.get_attribute("aria-pressed") == "false"
+        assert "suggested" in hinted.inner_text() and "%" in hinted.inner_text()
+    page.keyboard.press("n")
+    page.wait_for_url(f"{live.url}/issue/pytorch/pytorch/2")
+    assert not label_file(project, "demo", "alice").exists()

@@ -2,8 +2,8 @@
 
 The web app asks this object everything (which issue comes next under a filter, how far the rater
 got, which issues another rater coded differently) and never touches files itself. The rater's
-file is re-read only when it changed on disk, so a second tab or a second server is seen at once
-and a page costs no CSV parse when nothing changed.
+file is re-read only when it changed on disk (every save replaces it: a new inode and times), so
+a second tab or a second server is seen at once and a page costs no CSV parse otherwise.
 """
 
 from __future__ import annotations
@@ -51,16 +51,16 @@ class LabelingSession:
         self.issues: list[IssueText] = load_issue_texts(study.issues, data_dir)
         self.position: dict[Key, int] = {t.key: i for i, t in enumerate(self.issues)}
         self.converters = sorted({t.converter for t in self.issues})
-        self._cache: tuple[tuple[int, int], dict[Key, dict[str, str]]] | None = None
+        self._cache: tuple[tuple[int, ...], dict[Key, dict[str, str]]] | None = None
         self._progress: tuple[int, tuple[int, int]] | None = None
 
     def labels(self) -> dict[Key, dict[str, str]]:
-        """The rater's labels, re-read when the file changed (mtime or size)."""
+        """The rater's labels, re-read when the file changed (inode, times or size)."""
         try:
             stat = self.store.path.stat()
         except FileNotFoundError:
             return {}
-        stamp = (stat.st_mtime_ns, stat.st_size)
+        stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size)
         if self._cache is None or self._cache[0] != stamp:
             self._cache = (stamp, self.store.read())
         return self._cache[1]

@@ -142,6 +142,8 @@ def create_app(
 
     @app.get("/queue")
     def queue():
+        if adjudication is not None:
+            return redirect(url_for("adjudicate_queue"))
         queue_filter = _queue_filter()
         labels = session.labels()
         done, total = session.progress()

@@ -41,4 +41,4 @@ bench: setup chromium  ## run the benchmarks under benchmarks/ and print their n
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) paper_figures/tables paper_figures/figures paper_figures/REPORT.md paper_figures/reproduction.json
+	rm -rf $(VENV) paper_figures/tables paper_figures/figures paper_figures/agreement paper_figures/REPORT.md paper_figures/reproduction.json

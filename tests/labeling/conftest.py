@@ -75,6 +75,12 @@ def write_study(
 
 
 @pytest.fixture
+def make_study(project: Path):
+    """``make_study(name, issues, records)``: a study in the throw-away project."""
+    return lambda name, issues, records=None: write_study(project, name, issues, records)
+
+
+@pytest.fixture
 def codebook(project: Path):
     return load_codebook()
 

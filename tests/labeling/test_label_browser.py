@@ -6,7 +6,6 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import write_study
 from playwright.sync_api import expect
 
 from convfail.dataset import read_csv
@@ -113,9 +112,8 @@ def test_unlabelled_filter_skips_done_issues(project, demo_study, serve_study, p
     page.wait_for_url(f"{live.url}/issue/pytorch/pytorch/4?filter=unlabelled")
 
 
-def test_issue_text_payloads_render_as_text(project, serve_study, page):
-    write_study(
-        project,
+def test_issue_text_payloads_render_as_text(make_study, serve_study, page):
+    make_study(
         "xss",
         [
             {

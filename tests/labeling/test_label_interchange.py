@@ -8,9 +8,11 @@ from click.testing import CliRunner
 
 from convfail.cli import cli
 from convfail.dataset import load_study
+from convfail.paths import shared_reference_dir
 from labeling.interchange import InterchangeError, export_workbook, import_workbook, layout
 
-ARTIFACT_SHEET = "../shared/reference/issta24-artifact/theme2-failures/FailureAnalysis.xlsx"
+# resolved at import, before a test points CONVFAIL_HOME at a throw-away project
+PUBLISHED = shared_reference_dir() / "issta24-artifact/theme2-failures/FailureAnalysis.xlsx"
 COMPARED = ["repository", "number", "location", "symptom", "cause", "subcause", "note"]
 
 
@@ -43,11 +45,8 @@ def test_round_trip_of_the_primary_labels(project, codebook, tmp_path):
 
 
 def test_the_published_spreadsheet_imports_as_the_primary_labels(project, codebook):
-    from conftest import REPO_ROOT
-
     study = load_study("issta24", codebook)
-    source = (REPO_ROOT / ARTIFACT_SHEET).resolve()
-    assert import_workbook(source, study, "published", codebook, replace=False) == 200
+    assert import_workbook(PUBLISHED, study, "published", codebook, replace=False) == 200
     assert _labels("issta24", "published", codebook).equals(_labels("issta24", "primary", codebook))
 
 

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup reproduce test lint format bench import clean
+.PHONY: setup chromium reproduce test lint format bench import clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,13 @@ reproduce: setup  ## regenerate every table, figure and the report into paper_fi
 import: setup  ## re-import the published artifact from ../shared/reference (byte-identical)
 	$(BIN)/convfail data import-artifact
 
-test: setup  ## run the test suite (pytest's "no tests collected", exit 5, fails too)
+test: setup chromium  ## run the test suite (pytest's "no tests collected", exit 5, fails too)
 	$(BIN)/python -m pytest
+
+# The browser tests (pytest -m browser) drive Debian's chromium through Playwright; Playwright's
+# own browser download does not work here. Installing it needs root (CI runs as root).
+chromium:
+	@test -x /usr/bin/chromium || { apt-get update && apt-get install -y chromium; }
 
 lint: setup
 	$(BIN)/ruff check .
@@ -32,8 +37,8 @@ format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: setup  ## run the benchmarks under benchmarks/ and print their numbers
+bench: setup chromium  ## run the benchmarks under benchmarks/ and print their numbers
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) paper_figures/tables paper_figures/figures paper_figures/REPORT.md paper_figures/reproduction.json
+	rm -rf $(VENV) paper_figures/tables paper_figures/figures paper_figures/agreement paper_figures/REPORT.md paper_figures/reproduction.json

@@ -1,0 +1,285 @@
+"""Page-to-page navigation time of the labelling app in a real browser, 1,000 synthetic issues.
+
+A throw-away project gets a study of 1,000 issues (two converters) with mined bodies (Markdown,
+code blocks, tracebacks) and three comments each; a rater has labelled half of them. The app runs
+in this process (with suggestions on), and Debian's chromium (headless, via Playwright) presses
+``n`` on issue after issue. Measured per step, wall clock from the keypress until the next issue
+is on screen (what the rater waits for): the app's own navigation (the page prefetched and
+swapped in), and, for comparison, a full page load of the same pages (a link opened, a reload).
+Also: keypress to "saved" for a choice. Target: navigation under 100 ms.
+
+    .venv/bin/python benchmarks/bench_labeling.py [--issues 1000] [--steps 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from convfail.codebook import load_codebook  # noqa: E402
+from convfail.dataset import csv_text, load_study  # noqa: E402
+from convfail.records import ISSUE_COLUMNS  # noqa: E402
+from labeling.guard import RequestGuard  # noqa: E402
+from labeling.serve import start_server  # noqa: E402
+from labeling.session import LabelingSession  # noqa: E402
+from labeling.store import LabelStore  # noqa: E402
+from labeling.suggestion_service import SuggestionService  # noqa: E402
+from labeling.webapp import create_app  # noqa: E402
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+WORDS = [
+    "export",
+    "onnx",
+    "opset",
+    "operator",
+    "tensor",
+    "shape",
+    "dtype",
+    "int64",
+    "float16",
+    "graph",
+    "node",
+    "trace",
+    "script",
+    "model",
+    "convert",
+    "fails",
+    "error",
+    "runtime",
+    "symbolic",
+    "aten",
+    "unsupported",
+    "constant",
+    "folding",
+    "transpose",
+    "conv",
+    "batchnorm",
+    "dynamic",
+    "axes",
+    "protobuf",
+    "checker",
+    "inference",
+    "session",
+    "mismatch",
+    "output",
+]
+REPOS = {"torch.onnx": "pytorch/pytorch", "tf2onnx": "onnx/tensorflow-onnx"}
+
+
+def sentence(rng: random.Random, n: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(n))
+
+
+def body(rng: random.Random) -> str:
+    trace = "\n".join(
+        f'  File "conv_{i}.py", line {rng.randint(1, 900)}, in {rng.choice(WORDS)}'
+        for i in range(12)
+    )
+    return (
+        f"## Bug\n\n{sentence(rng, 60)}\n\n```python\nimport torch\nmodel = {rng.choice(WORDS)}()\n"
+        f"torch.onnx.export(model, x, 'm.onnx', opset_version={rng.randint(7, 18)})\n```\n\n"
+        f"```\nTraceback (most recent call last):\n{trace}\n"
+        f"RuntimeError: {sentence(rng, 12)}\n```\n\n"
+        f"- {sentence(rng, 10)}\n- {sentence(rng, 10)}\n\n**Environment**: {sentence(rng, 15)}\n"
+    )
+
+
+def make_project(root: Path, issues: int, codebook) -> None:
+    (root / "data" / "studies" / "bench" / "labels").mkdir(parents=True)
+    (root / "data" / "issues").mkdir(parents=True)
+    (root / "pyproject.toml").write_text("", encoding="utf-8")
+    shutil.copy(ROOT / "data" / "codebook.yaml", root / "data" / "codebook.yaml")
+    rng = random.Random(0)
+    rows, records = [], {repo: [] for repo in REPOS.values()}
+    for i in range(issues):
+        converter = "torch.onnx" if i % 2 == 0 else "tf2onnx"
+        repo, number = REPOS[converter], 1000 + i
+        title = sentence(rng, 8)
+        rows.append(
+            {
+                "converter": converter,
+                "repository": repo,
+                "number": number,
+                "url": f"https://github.com/{repo}/issues/{number}",
+                "title": title,
+                "in_sample": "true",
+            }
+        )
+        comments = [
+            {
+                "author": {"login": f"user{k}"},
+                "created_at": f"2023-01-0{k + 1}",
+                "body": sentence(rng, 40),
+            }
+            for k in range(3)
+        ]
+        records[repo].append(
+            {
+                "number": number,
+                "title": title,
+                "body": body(rng),
+                "comments": comments,
+                "state": "closed",
+            }
+        )
+    frame = pd.DataFrame([{c: row.get(c, "") for c in ISSUE_COLUMNS} for row in rows])
+    (root / "data" / "studies" / "bench" / "issues.csv").write_text(
+        csv_text(frame, ISSUE_COLUMNS), encoding="utf-8"
+    )
+    for repo, items in records.items():
+        path = root / "data" / "issues" / f"{repo.replace('/', '__')}.jsonl"
+        path.write_text("".join(json.dumps(r) + "\n" for r in items), encoding="utf-8")
+    store = LabelStore(root / "data" / "studies" / "bench", "bench", codebook)
+    labels = []
+    for row in rows[::2]:
+        cause = rng.choice(codebook.valid_names("cause"))
+        subs = codebook.valid_names("subcause", cause)
+        labels.append({
+            "repository": row["repository"], "number": row["number"],
+            "location": rng.choice(codebook.valid_names("location")),
+            "symptom": rng.choice(codebook.valid_names("symptom")),
+            "cause": cause, "subcause": rng.choice(subs) if subs else "", "note": "",
+            "codebook_version": codebook.version, "labelled_at": "2023-01-01T00:00:00Z",
+            "source_file": "", "source_sheet": "", "source_row": "",
+        })  # fmt: skip
+    store.write_all(labels)
+
+
+def summary(values: list[float]) -> dict:
+    ordered = sorted(values)
+    return {
+        "n": len(values),
+        "median_ms": round(statistics.median(values), 1),
+        "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))], 1),
+        "max_ms": round(max(values), 1),
+    }
+
+
+def expected_number(url: str) -> str:
+    return url.split("?")[0].rstrip("/").rsplit("/", 1)[1]
+
+
+def navigate_in_app(page, steps: int, url: str) -> tuple[list[float], list[float]]:
+    """Keypress ``n`` until the next issue's page is in the document (wall clock, and the
+    app's own ``label:navigate`` measure inside the browser)."""
+    page.goto(url)
+    times = []
+    for _ in range(steps):
+        following = page.get_attribute("body", "data-next")
+        page.wait_for_timeout(30)  # a rater reads for longer than that; lets the prefetch land
+        start = time.perf_counter()
+        page.keyboard.press("n")
+        page.wait_for_selector(
+            f'body[data-number="{expected_number(following)}"]', state="attached"
+        )
+        times.append((time.perf_counter() - start) * 1000)
+    inside = page.evaluate(
+        "() => performance.getEntriesByName('label:navigate').map((e) => e.duration)"
+    )
+    return times, inside
+
+
+def full_page_loads(page, steps: int, base: str, url: str) -> list[float]:
+    """The same walk with a full page load per issue (``load`` event)."""
+    page.goto(url)
+    times = []
+    for _ in range(steps):
+        following = page.get_attribute("body", "data-next")
+        start = time.perf_counter()
+        page.goto(base + following)
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--issues", type=int, default=1000)
+    parser.add_argument("--steps", type=int, default=200)
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        codebook = load_codebook(ROOT / "data" / "codebook.yaml")
+        make_project(root, args.issues, codebook)
+        study = load_study("bench", codebook, root=root / "data" / "studies" / "bench")
+        session = LabelingSession(study, "bench", codebook, root / "data")
+
+        def training():
+            labels = session.labels()
+            keys = [k for k in labels if session.issue(*k)]
+            return [session.issue(*k).document() for k in keys], [labels[k] for k in keys]
+
+        service = SuggestionService(training)
+        service.request_retrain()
+        service.ready.wait(300)
+        guard = RequestGuard()
+        app = create_app(session, guard, service)
+        server = start_server(app, guard)
+        import logging
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        base = f"http://127.0.0.1:{server.server_port}"
+        first = session.issues[0]
+        results = {"issues": args.issues, "steps": args.steps}
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+            )
+            page = browser.new_page()
+            start_url = f"{base}/issue/{first.repository}/{first.number}"
+            navigate_in_app(page, 10, start_url)  # warm-up
+            wall, inside = navigate_in_app(page, args.steps, start_url)
+            results["next_in_app"] = summary(wall)
+            results["next_in_app_browser_measure"] = summary(inside)
+            wall, inside = navigate_in_app(page, args.steps, start_url + "?filter=unlabelled")
+            results["next_in_app_unlabelled_filter"] = summary(wall)
+            results["full_page_load"] = summary(full_page_loads(page, args.steps, base, start_url))
+            saves = []
+            page.goto(start_url)
+            for i in range(50):
+                page.evaluate("() => { document.getElementById('status').dataset.state = 'idle'; }")
+                start = time.perf_counter()
+                page.keyboard.press("q" if i % 2 == 0 else "w")
+                page.wait_for_selector('#status[data-state="saved"]')
+                saves.append((time.perf_counter() - start) * 1000)
+            results["save_choice"] = summary(saves)
+            results["save_choice_browser_measure"] = summary(
+                page.evaluate(
+                    "() => performance.getEntriesByName('label:save').map((e) => e.duration)"
+                )
+            )
+            browser.close()
+        server.shutdown()
+        service.close()
+    print(json.dumps(results, indent=2))
+    out = ROOT / "benchmarks" / "results" / "bench_labeling.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    median = results["next_in_app"]["median_ms"]
+    verdict = "meets" if median < 100 else "MISSES"
+    print(f"page-to-page navigation median {median} ms: {verdict} the 100 ms target")
+
+
+if __name__ == "__main__":
+    main()

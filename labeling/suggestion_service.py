@@ -1,0 +1,117 @@
+"""Keeps the suggestion model of a running server fresh without slowing a page down.
+
+Training runs in a child process (so it never holds the server's interpreter lock while pages
+are served), started from a background thread: at start, and again after every
+``RETRAIN_EVERY`` saves (one training at a time; saves during a training schedule one more).
+Until the first model is ready, pages show no hints; hints are cached per issue text for the
+current model. The model learns from the rater's own labels, plus a reference study's labels
+when the server was started with ``--suggest-from``; it never sees another rater of the same
+study.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+
+from labeling.suggest import Suggester, Suggestion
+
+TrainingData = tuple[list[str], list[dict[str, str]]]
+RETRAIN_EVERY = 10
+log = logging.getLogger(__name__)
+
+
+def _train_in_child(connection: Connection, documents: list[str], labels: list[dict]) -> None:
+    connection.send(Suggester().fit(documents, labels))
+    connection.close()
+
+
+class SuggestionService:
+    def __init__(self, training_data: Callable[[], TrainingData]) -> None:
+        self._training_data = training_data
+        self._state: tuple[Suggester, dict[str, dict[str, Suggestion]]] | None = None
+        self._lock = threading.Lock()
+        self._running = False
+        self._again = False
+        self._saves = 0
+        self._closed = False
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self.ready = threading.Event()
+
+    def suggest(self, document: str) -> dict[str, Suggestion]:
+        state = self._state  # one read: the model and its own cache of hints
+        if state is None:
+            return {}
+        model, hints = state
+        if document not in hints:
+            hints[document] = model.suggest(document)
+        return hints[document]
+
+    def label_saved(self) -> None:
+        """Count a save; retrain once enough new labels came in."""
+        with self._lock:
+            self._saves += 1
+            due = self._saves >= RETRAIN_EVERY
+        if due:
+            self.request_retrain()
+
+    def request_retrain(self) -> None:
+        with self._lock:
+            self._saves = 0
+            if self._running:
+                self._again = True
+                return
+            self._running = True
+        threading.Thread(target=self._train_loop, name="suggestion-training", daemon=True).start()
+
+    def close(self) -> None:
+        """Stop a training in progress (the server is going away)."""
+        with self._lock:
+            self._closed = True
+            process = self._process
+        if process is not None and process.is_alive():
+            process.terminate()
+
+    def _fit_in_child_process(
+        self, documents: list[str], labels: list[dict[str, str]]
+    ) -> Suggester:
+        """Fit in a fresh process and bring the model back (this thread only waits on a pipe)."""
+        context = multiprocessing.get_context("spawn")
+        receiver, sender = context.Pipe(duplex=False)
+        process = context.Process(
+            target=_train_in_child,
+            args=(sender, documents, labels),
+            name="suggest-fit",
+            daemon=True,
+        )
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("service closed")
+            process.start()
+            self._process = process
+        sender.close()
+        try:
+            return receiver.recv()
+        finally:
+            receiver.close()
+            process.join()
+
+    def _train_loop(self) -> None:
+        while True:
+            try:
+                documents, labels = self._training_data()
+                self._state = (self._fit_in_child_process(documents, labels), {})
+            except Exception as exc:  # a failed training keeps the previous model
+                if not self._closed:
+                    log.warning(
+                        "suggestions: training failed (%s); keeping the previous model", exc
+                    )
+            self.ready.set()
+            with self._lock:
+                if self._closed or not self._again:
+                    self._running = False
+                    return
+                self._again = False

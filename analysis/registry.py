@@ -25,6 +25,7 @@ from convfail.dataset import Study, load_study
 ANALYSIS_MODULES = [
     "analysis.failure_tables",
     "analysis.agreement_tables",
+    "analysis.rq4_outcomes",
 ]
 
 

@@ -75,7 +75,7 @@ class SyntheticModule(tf.Module):
         super().__init__(name="synthetic")
         self.spec = spec
         self.params = {
-            (i, name): tf.Variable(
+            f"n{i}_{name}": tf.Variable(
                 _tf_param(node.op, name, value), trainable=False, name=f"n{i}_{name}"
             )
             for i, node in enumerate(spec.nodes)
@@ -92,7 +92,7 @@ class SyntheticModule(tf.Module):
 
     def _apply(self, i: int, op: str, attrs: dict, args: list) -> tf.Tensor:
         x = args[0]
-        p = lambda name: self.params[(i, name)]  # noqa: E731
+        p = lambda name: self.params[f"n{i}_{name}"]  # noqa: E731
         if op in _UNARY:
             return _UNARY[op](x)
         if op == "clip":

@@ -189,7 +189,7 @@ def _latex(table: pd.DataFrame) -> str:
             *body,
             r"\bottomrule",
             r"\end{tabular}",
-            r"\caption{Outcomes of converting synthetic models (published columns and fresh campaigns).}",
+            r"\caption{Outcomes of converting synthetic models: published and fresh campaigns.}",
             r"\label{tab:conversion-outcomes}",
             r"\end{table}",
             "",

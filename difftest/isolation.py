@@ -49,6 +49,7 @@ def _fork_context(frameworks: tuple[str, ...]):
     global _context
     with _lock:
         if _context is None:
+            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the server inherits our stderr
             ctx = multiprocessing.get_context("forkserver")
             modules = sorted({m for f in frameworks for m in PRELOAD.get(f, [])})
             ctx.set_forkserver_preload(["difftest.isolation", *modules])

@@ -302,6 +302,8 @@ def generate(seed: int, n_nodes: int, force: str | None = None) -> GraphSpec:
         if pending is not None and b.try_op(pending):
             pending = None  # placed at the first tensor that admits it
             continue
+        if pending == "linear" and b.try_op("flatten"):
+            continue  # linear needs a 2-D tensor
         op = CATALOGUE[int(rng.integers(0, len(CATALOGUE)))]
         b.try_op(op)
     consumed = {i for n in b.nodes for i in n.inputs}

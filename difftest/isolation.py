@@ -95,6 +95,15 @@ def _child(job: Job, memory_mb: int, conn: Connection, quiet: bool) -> None:
     conn.close()
 
 
+def _allow_children() -> None:
+    """Dask runs tasks in daemonic worker processes, which multiprocessing forbids to start
+    children. Ours are safe to start there: they are forked by the fork server and die with it
+    (``PR_SET_PDEATHSIG``), so the worker's daemon flag is lifted for them."""
+    config = multiprocessing.current_process()._config
+    if config.get("daemon"):
+        config["daemon"] = False
+
+
 def run_isolated(
     job: Job,
     timeout_s: float = DEFAULT_TIMEOUT_S,
@@ -106,6 +115,7 @@ def run_isolated(
     from difftest.runner import base_record, failed
 
     ctx = _fork_context(preload)
+    _allow_children()
     receive, send = ctx.Pipe(duplex=False)
     process = ctx.Process(target=_child, args=(job, memory_mb, send, quiet), daemon=True)
     process.start()

@@ -79,9 +79,10 @@ def test_result_dict_is_json_safe_with_nonfinite_values():
 
 
 def test_signature_groups_messages_that_differ_in_names_and_numbers():
-    a = "[ONNXRuntimeError] : 9 : NOT_IMPLEMENTED : Could not find an implementation for Greater(13) node with name 'Greater_0'"
-    b = "[ONNXRuntimeError] : 9 : NOT_IMPLEMENTED : Could not find an implementation for Greater(13) node with name 'Greater_17'"
-    c = "[ONNXRuntimeError] : 9 : NOT_IMPLEMENTED : Could not find an implementation for ArgMax(13) node with name 'ArgMax_2'"
+    head = "[ONNXRuntimeError] : 9 : NOT_IMPLEMENTED : Could not find an implementation for "
+    a = head + "Greater(13) node with name 'Greater_0'"
+    b = head + "Greater(13) node with name 'Greater_17'"
+    c = head + "ArgMax(13) node with name 'ArgMax_2'"
     assert signature("ort_load_failure", "NotImplemented", a) == signature(
         "ort_load_failure", "NotImplemented", b
     )

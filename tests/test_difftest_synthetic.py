@@ -1,4 +1,4 @@
-"""The synthetic generator: deterministic, valid, covering, and the same graph in both frameworks."""
+"""The synthetic generator: deterministic, valid, covering, the same graph in both frameworks."""
 
 import numpy as np
 import pytest

@@ -32,9 +32,17 @@ from difftest.outcomes import CRASH, HANG
 
 DEFAULT_TIMEOUT_S = 120.0
 DEFAULT_MEMORY_MB = 8192
+_OURS = [
+    "difftest.runner",
+    "difftest.converters",
+    "difftest.sources",
+    "difftest.compare",
+    "difftest.graph_json",
+    "difftest.synthetic",
+]
 PRELOAD = {
-    "torch": ["torch", "onnx", "onnxruntime", "difftest.runner", "difftest.torch_models"],
-    "tensorflow": ["tensorflow", "tf2onnx", "onnx", "onnxruntime", "difftest.runner"],
+    "torch": ["torch", "torch.onnx", "onnx", "onnxruntime", "difftest.torch_models", *_OURS],
+    "tensorflow": ["tensorflow", "tf2onnx", "onnx", "onnxruntime", "difftest.tf_models", *_OURS],
 }
 _lock = threading.Lock()
 _context: multiprocessing.context.BaseContext | None = None

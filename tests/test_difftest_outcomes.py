@@ -115,3 +115,11 @@ def test_tensorflow_outcomes_through_tf2onnx(tmp_path):
     )
     assert saved["outcome"] in ("success", "mismatch", "ort_load_failure"), saved["error"]
     assert saved["onnx_nodes"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["resnet18-tiny", "text-encoder"])
+def test_real_architectures_convert_and_compare(tmp_path, name):
+    record = run_isolated(_job(tmp_path, "zoo", name, "torch", "torchscript"), timeout_s=120)
+    assert record["outcome"] in ("success", "mismatch"), record["error"]
+    assert record["comparison"]["mismatch"]["0.001"] is False  # same function up to rounding

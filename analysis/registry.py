@@ -28,6 +28,7 @@ ANALYSIS_MODULES = [
     "analysis.rq3_opsets",
     "analysis.rq3_failures",
     "analysis.survey_artifacts",
+    "analysis.rq4_outcomes",
 ]
 
 

@@ -17,7 +17,7 @@ from analysis.registry import Check
 from convfail.errors import DatasetError
 from convfail.paths import reference_data_dir
 
-CELL_OPTIONS = {"value", "column", "tolerance", "expected", "reason"}
+CELL_OPTIONS = {"value", "value_column", "tolerance", "expected", "reason"}
 
 
 @cache
@@ -44,8 +44,8 @@ def checks_for(
 ) -> list[Check]:
     """Compare every published cell of ``artifact_id`` with the matching row of ``table``.
 
-    Besides its keys and ``value`` a cell may set ``column`` (compare another column than
-    ``value_column``), ``tolerance`` (instead of the artifact's) and, for a known quirk of the
+    Besides its keys and ``value`` a cell may set ``value_column`` (compare that column instead
+    of the artifact's value column), ``tolerance`` (instead of the artifact's) and, for a known quirk of the
     paper, ``expected`` (what the data gives) with ``reason``.
     """
     cells, tolerance, _ = published_cells(artifact_id, study)
@@ -55,7 +55,7 @@ def checks_for(
         mask = pd.Series(True, index=table.index)
         for column, wanted in keys.items():
             mask &= table[column].astype(str) == str(wanted)
-        column = cell.get("column", value_column)
+        column = cell.get("value_column", value_column)
         match = table.loc[mask, column]
         ours = None if match.empty else _plain(match.iloc[0])
         label = ", ".join(f"{k}={v}" for k, v in keys.items())

@@ -210,6 +210,7 @@ def graphql_cost(document: Any, variables: dict) -> tuple[int, int]:
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeGitHub
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # silence stderr
         return

@@ -59,8 +59,16 @@ class Archive:
             self.db.execute(
                 "INSERT INTO exchanges (request_key, method, url, request_body, if_none_match, status, headers, body)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (request_key(method, url, body, if_none_match), method, url, body, if_none_match,
-                 exchange.status, json.dumps(exchange.headers, sort_keys=True), exchange.body),
+                (
+                    request_key(method, url, body, if_none_match),
+                    method,
+                    url,
+                    body,
+                    if_none_match,
+                    exchange.status,
+                    json.dumps(exchange.headers, sort_keys=True),
+                    exchange.body,
+                ),
             )
 
     def find(self, method: str, url: str, body: str, if_none_match: str) -> Exchange | None:

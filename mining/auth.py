@@ -20,7 +20,9 @@ def find_token() -> str | None:
     if not gh:
         return None
     try:
-        done = subprocess.run([gh, "auth", "token"], capture_output=True, text=True, timeout=10, check=False)
+        done = subprocess.run(
+            [gh, "auth", "token"], capture_output=True, text=True, timeout=10, check=False
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return done.stdout.strip() or None if done.returncode == 0 else None

@@ -44,8 +44,17 @@ class Report:
 class Miner:
     """One mining session: a transport, the state store and the folder of committed records."""
 
-    def __init__(self, transport: Transport, store: Store, folder: Path, *, page_size: int = 100,
-                 timeline_window: int = 25, use_graphql: bool | None = None, progress: bool = True) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        store: Store,
+        folder: Path,
+        *,
+        page_size: int = 100,
+        timeline_window: int = 25,
+        use_graphql: bool | None = None,
+        progress: bool = True,
+    ) -> None:
         self.transport = transport
         self.store = store
         self.folder = folder
@@ -73,7 +82,9 @@ class Miner:
             if probe is not None:
                 self.store.set_etag(probe.target, probe.etag)
         dataset = self.store.export(scope.repository, self.folder)
-        return Report(scope.repository, mode, fetched, self.transport.stats.requests - before, dataset)
+        return Report(
+            scope.repository, mode, fetched, self.transport.stats.requests - before, dataset
+        )
 
     @dataclass
     class Probe:
@@ -94,9 +105,14 @@ class Miner:
         for item in items:
             if "pull_request" in item:
                 continue
-            partial = {"state": item["state"], "labels": [label["name"] for label in item.get("labels") or []]}
+            partial = {
+                "state": item["state"],
+                "labels": [label["name"] for label in item.get("labels") or []],
+            }
             stored = self.store.get(scope.repository, item["number"])
-            if scope.fetched(partial) and (stored is None or stored["updated_at"] != item["updated_at"]):
+            if scope.fetched(partial) and (
+                stored is None or stored["updated_at"] != item["updated_at"]
+            ):
                 return Miner.Probe(False, target, response.etag)
         return Miner.Probe(True, target, response.etag)
 
@@ -104,7 +120,9 @@ class Miner:
         return tqdm(total=total, desc=desc, unit="issue", disable=not self.progress, leave=False)
 
     def _postfix(self, bar: tqdm) -> None:
-        bar.set_postfix_str(f"requests {self.transport.stats.requests}, budget {self.transport.stats.budget()}")
+        bar.set_postfix_str(
+            f"requests {self.transport.stats.requests}, budget {self.transport.stats.budget()}"
+        )
 
     def _crawl_graphql(self, scope: Scope, since: str | None, crawl_key: str) -> int:
         state = self.store.crawl(crawl_key)
@@ -117,16 +135,24 @@ class Miner:
         try:
             while True:
                 variables = {
-                    "owner": scope.owner, "name": scope.name, "first": page_size, "after": cursor,
-                    "states": scope.graphql_states, "labels": list(scope.labels) or None, "since": since,
-                    "order": "UPDATED_AT" if since else "CREATED_AT", "timeline": self.timeline_window,
+                    "owner": scope.owner,
+                    "name": scope.name,
+                    "first": page_size,
+                    "after": cursor,
+                    "states": scope.graphql_states,
+                    "labels": list(scope.labels) or None,
+                    "since": since,
+                    "order": "UPDATED_AT" if since else "CREATED_AT",
+                    "timeline": self.timeline_window,
                 }
                 try:
                     data = self.transport.graphql(queries.ISSUES_PAGE, variables)
                 except GraphQLTimeout:
                     if page_size <= MIN_PAGE_SIZE:
-                        raise MiningError(f"GitHub times out even on pages of {page_size} issues",
-                                          "try again later; the crawl resumes where it stopped") from None
+                        raise MiningError(
+                            f"GitHub times out even on pages of {page_size} issues",
+                            "try again later; the crawl resumes where it stopped",
+                        ) from None
                     page_size = max(MIN_PAGE_SIZE, page_size // 2)
                     log.warning("GraphQL timeout: page size lowered to %d", page_size)
                     continue
@@ -135,12 +161,21 @@ class Miner:
                     bar.total = connection["totalCount"]
                     bar.update(min(done_pages * self.page_size, connection["totalCount"]))
                 nodes = connection["nodes"]
-                events = {n["number"]: normalize.graphql_events(n["timelineItems"]["nodes"], scope.repository,
-                                                                n["number"]) for n in nodes}
-                overflow = {n["number"]: n["timelineItems"]["pageInfo"]["endCursor"] for n in nodes
-                            if n["timelineItems"]["pageInfo"]["hasNextPage"]}
+                events = {
+                    n["number"]: normalize.graphql_events(
+                        n["timelineItems"]["nodes"], scope.repository, n["number"]
+                    )
+                    for n in nodes
+                }
+                overflow = {
+                    n["number"]: n["timelineItems"]["pageInfo"]["endCursor"]
+                    for n in nodes
+                    if n["timelineItems"]["pageInfo"]["hasNextPage"]
+                }
                 self._fill_timelines(scope, events, overflow)
-                records = [normalize.from_graphql(scope.repository, n, events[n["number"]]) for n in nodes]
+                records = [
+                    normalize.from_graphql(scope.repository, n, events[n["number"]]) for n in nodes
+                ]
                 info = connection["pageInfo"]
                 finished = not info["hasNextPage"]
                 cursor = info["endCursor"]
@@ -153,7 +188,9 @@ class Miner:
         finally:
             bar.close()
 
-    def _fill_timelines(self, scope: Scope, events: dict[int, list], overflow: dict[int, str | None]) -> None:
+    def _fill_timelines(
+        self, scope: Scope, events: dict[int, list], overflow: dict[int, str | None]
+    ) -> None:
         """Fetch the rest of long evidence timelines, up to 20 issues per request."""
         pending = dict(overflow)
         while pending:
@@ -168,7 +205,9 @@ class Miner:
                 if timeline is None:
                     pending.pop(number)
                     continue
-                events[number].extend(normalize.graphql_events(timeline["nodes"], scope.repository, number))
+                events[number].extend(
+                    normalize.graphql_events(timeline["nodes"], scope.repository, number)
+                )
                 if timeline["pageInfo"]["hasNextPage"]:
                     pending[number] = timeline["pageInfo"]["endCursor"]
                 else:
@@ -182,12 +221,19 @@ class Miner:
         bar = self._bar(scope.repository)
         try:
             while True:
-                response = self.transport.get(next_target) if next_target else self.transport.get(path, params)
+                response = (
+                    self.transport.get(next_target)
+                    if next_target
+                    else self.transport.get(path, params)
+                )
                 records = []
                 for item in response.json() or []:
                     if "pull_request" in item:
                         continue
-                    partial = {"state": item["state"], "labels": [label["name"] for label in item.get("labels") or []]}
+                    partial = {
+                        "state": item["state"],
+                        "labels": [label["name"] for label in item.get("labels") or []],
+                    }
                     if not scope.fetched(partial):
                         continue
                     stored = self.store.get(scope.repository, item["number"])
@@ -199,14 +245,18 @@ class Miner:
                     self._postfix(bar)
                 next_url = response.next_url
                 next_target = self.transport._relative(next_url, None) if next_url else None
-                self.store.save_page(crawl_key, next_target, records, next_target is None, scope.key)
+                self.store.save_page(
+                    crawl_key, next_target, records, next_target is None, scope.key
+                )
                 fetched += len(records)
                 if next_target is None:
                     return fetched
         finally:
             bar.close()
 
-    def _rest_timeline(self, repository: str, number: int, stored: dict[str, Any] | None) -> list[dict]:
+    def _rest_timeline(
+        self, repository: str, number: int, stored: dict[str, Any] | None
+    ) -> list[dict]:
         """Every evidence event of an issue's REST timeline; a 304 reuses the stored events."""
         path = f"/repos/{repository}/issues/{number}/timeline"
         params = {"per_page": REST_PAGE}
@@ -229,8 +279,11 @@ class Miner:
         """Fetch full records (body, comments, dates, evidence) of chosen issues; return misses."""
         scope = Scope(repository, state="all")
         self.store.seed(repository, self.folder / _dataset(repository))
-        todo = [n for n in sorted(set(numbers))
-                if refresh or (self.store.get(repository, n) or {}).get("comments") is None]
+        todo = [
+            n
+            for n in sorted(set(numbers))
+            if refresh or (self.store.get(repository, n) or {}).get("comments") is None
+        ]
         missing: list[int] = []
         bar = self._bar(f"hydrate {repository}", len(todo))
         try:
@@ -252,23 +305,41 @@ class Miner:
     def _hydrate_graphql(self, scope: Scope, batch: list[int]) -> tuple[list[dict], list[int]]:
         variables: dict[str, Any] = {"owner": scope.owner, "name": scope.name}
         variables |= {f"n{i}": n for i, n in enumerate(batch)}
-        repo = _repository(self.transport.graphql(queries.issues_by_number(len(batch)), variables), scope)
+        repo = _repository(
+            self.transport.graphql(queries.issues_by_number(len(batch)), variables), scope
+        )
         nodes = {n: repo.get(f"i{i}") for i, n in enumerate(batch)}
         found = {n: node for n, node in nodes.items() if node}
-        events = {n: normalize.graphql_events(node["timelineItems"]["nodes"], scope.repository, n)
-                  for n, node in found.items()}
-        self._fill_timelines(scope, events, {n: node["timelineItems"]["pageInfo"]["endCursor"]
-                                             for n, node in found.items()
-                                             if node["timelineItems"]["pageInfo"]["hasNextPage"]})
-        comments = {n: [normalize.graphql_comment(c) for c in node["commentList"]["nodes"]] for n, node in found.items()}
-        pending = {n: node["commentList"]["pageInfo"]["endCursor"] for n, node in found.items()
-                   if node["commentList"]["pageInfo"]["hasNextPage"]}
+        events = {
+            n: normalize.graphql_events(node["timelineItems"]["nodes"], scope.repository, n)
+            for n, node in found.items()
+        }
+        self._fill_timelines(
+            scope,
+            events,
+            {
+                n: node["timelineItems"]["pageInfo"]["endCursor"]
+                for n, node in found.items()
+                if node["timelineItems"]["pageInfo"]["hasNextPage"]
+            },
+        )
+        comments = {
+            n: [normalize.graphql_comment(c) for c in node["commentList"]["nodes"]]
+            for n, node in found.items()
+        }
+        pending = {
+            n: node["commentList"]["pageInfo"]["endCursor"]
+            for n, node in found.items()
+            if node["commentList"]["pageInfo"]["hasNextPage"]
+        }
         while pending:
             chunk = sorted(pending)[:OVERFLOW_BATCH]
             more: dict[str, Any] = {"owner": scope.owner, "name": scope.name}
             for i, n in enumerate(chunk):
                 more[f"n{i}"], more[f"c{i}"] = n, pending[n]
-            page = _repository(self.transport.graphql(queries.comments_overflow(len(chunk)), more), scope)
+            page = _repository(
+                self.transport.graphql(queries.comments_overflow(len(chunk)), more), scope
+            )
             for i, n in enumerate(chunk):
                 listing = page[f"i{i}"]["commentList"]
                 comments[n].extend(normalize.graphql_comment(c) for c in listing["nodes"])
@@ -276,7 +347,10 @@ class Miner:
                     pending[n] = listing["pageInfo"]["endCursor"]
                 else:
                     pending.pop(n)
-        records = [normalize.from_graphql(scope.repository, node, events[n], comments[n]) for n, node in found.items()]
+        records = [
+            normalize.from_graphql(scope.repository, node, events[n], comments[n])
+            for n, node in found.items()
+        ]
         return records, [n for n, node in nodes.items() if not node]
 
     def _hydrate_rest(self, repository: str, batch: list[int]) -> tuple[list[dict], list[int]]:
@@ -308,8 +382,12 @@ def _dataset(repository: str) -> str:
 
 
 def _list_request(scope: Scope, since: str | None) -> tuple[str, dict[str, Any]]:
-    params: dict[str, Any] = {"state": scope.state, "per_page": REST_PAGE, "direction": "asc",
-                              "sort": "updated" if since else "created"}
+    params: dict[str, Any] = {
+        "state": scope.state,
+        "per_page": REST_PAGE,
+        "direction": "asc",
+        "sort": "updated" if since else "created",
+    }
     if since:
         params["since"] = since
     if len(scope.labels) == 1:
@@ -320,5 +398,7 @@ def _list_request(scope: Scope, since: str | None) -> tuple[str, dict[str, Any]]
 def _repository(data: dict[str, Any], scope: Scope) -> dict[str, Any]:
     repo = data.get("repository")
     if repo is None:
-        raise GitHubError(f"repository {scope.repository} not found", "check OWNER/NAME and your token's access")
+        raise GitHubError(
+            f"repository {scope.repository} not found", "check OWNER/NAME and your token's access"
+        )
     return repo

@@ -51,7 +51,13 @@ def event(kind: str, time: str, **fields: Any) -> dict[str, Any]:
 
 
 def _event_key(e: dict[str, Any]) -> tuple:
-    return (e["time"], e["kind"], e["commit"] or "", e["source_repository"] or "", e["source_number"] or 0)
+    return (
+        e["time"],
+        e["kind"],
+        e["commit"] or "",
+        e["source_repository"] or "",
+        e["source_number"] or 0,
+    )
 
 
 def finish(record: dict[str, Any]) -> dict[str, Any]:
@@ -88,27 +94,44 @@ def graphql_event(node: dict[str, Any], repository: str, number: int) -> dict[st
     if kind == "closed":
         closer = node.get("closer") or {}
         if closer.get("__typename") == "Commit":
-            return event(kind, time, commit=closer["oid"],
-                         source_repository=(closer.get("repository") or {}).get("nameWithOwner"))
+            return event(
+                kind,
+                time,
+                commit=closer["oid"],
+                source_repository=(closer.get("repository") or {}).get("nameWithOwner"),
+            )
         if closer.get("__typename") == "PullRequest":
             return event(kind, time, **_subject_fields(closer))
         return event(kind, time)
     if kind == "referenced":
-        return event(kind, time, commit=(node.get("commit") or {}).get("oid"),
-                     source_repository=(node.get("commitRepository") or {}).get("nameWithOwner"))
+        return event(
+            kind,
+            time,
+            commit=(node.get("commit") or {}).get("oid"),
+            source_repository=(node.get("commitRepository") or {}).get("nameWithOwner"),
+        )
     if kind == "cross-referenced":
         return event(kind, time, **_subject_fields(node.get("source")))
     # connected: one end is this issue, the other the linked issue or pull request
     ends = [node.get("source"), node.get("subject")]
     other = next(
-        (e for e in ends if e and not (e.get("number") == number
-                                       and (e.get("repository") or {}).get("nameWithOwner") == repository)),
+        (
+            e
+            for e in ends
+            if e
+            and not (
+                e.get("number") == number
+                and (e.get("repository") or {}).get("nameWithOwner") == repository
+            )
+        ),
         None,
     )
     return event(kind, time, **_subject_fields(other))
 
 
-def graphql_events(nodes: list[dict[str, Any]], repository: str, number: int) -> list[dict[str, Any]]:
+def graphql_events(
+    nodes: list[dict[str, Any]], repository: str, number: int
+) -> list[dict[str, Any]]:
     return [e for e in (graphql_event(n, repository, number) for n in nodes) if e is not None]
 
 
@@ -121,26 +144,32 @@ def graphql_comment(node: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def from_graphql(repository: str, node: dict[str, Any], events: list[dict[str, Any]],
-                 comments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def from_graphql(
+    repository: str,
+    node: dict[str, Any],
+    events: list[dict[str, Any]],
+    comments: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """A record from an ``IssueFields`` node and its complete evidence (and comments)."""
-    return finish({
-        "repository": repository,
-        "number": node["number"],
-        "url": node["url"],
-        "title": node["title"],
-        "body": node.get("body") or "",
-        "state": node["state"].lower(),
-        "state_reason": node["stateReason"].lower() if node.get("stateReason") else None,
-        "labels": [label["name"] for label in (node.get("labels") or {}).get("nodes") or []],
-        "author_association": node.get("authorAssociation"),
-        "created_at": node["createdAt"],
-        "updated_at": node["updatedAt"],
-        "closed_at": node.get("closedAt"),
-        "comment_count": (node.get("comments") or {}).get("totalCount", 0),
-        "events": events,
-        "comments": comments,
-    })
+    return finish(
+        {
+            "repository": repository,
+            "number": node["number"],
+            "url": node["url"],
+            "title": node["title"],
+            "body": node.get("body") or "",
+            "state": node["state"].lower(),
+            "state_reason": node["stateReason"].lower() if node.get("stateReason") else None,
+            "labels": [label["name"] for label in (node.get("labels") or {}).get("nodes") or []],
+            "author_association": node.get("authorAssociation"),
+            "created_at": node["createdAt"],
+            "updated_at": node["updatedAt"],
+            "closed_at": node.get("closedAt"),
+            "comment_count": (node.get("comments") or {}).get("totalCount", 0),
+            "events": events,
+            "comments": comments,
+        }
+    )
 
 
 # -- REST -----------------------------------------------------------------------------------
@@ -153,16 +182,27 @@ def rest_event(payload: dict[str, Any]) -> dict[str, Any] | None:
     time = payload.get("created_at") or ""
     if kind in {"closed", "referenced"}:
         match = COMMIT_URL.search(payload.get("commit_url") or "")
-        return event(kind, time, commit=payload.get("commit_id"), source_repository=match.group(1) if match else None)
+        return event(
+            kind,
+            time,
+            commit=payload.get("commit_id"),
+            source_repository=match.group(1) if match else None,
+        )
     if kind == "cross-referenced":
         issue = (payload.get("source") or {}).get("issue") or {}
         pull = issue.get("pull_request")
         merged = bool(pull.get("merged_at")) if pull else None
         state = "merged" if merged else issue.get("state")
-        return event(kind, time, pr_number=issue.get("number") if pull else None,
-                     source_repository=(issue.get("repository") or {}).get("full_name"),
-                     source_number=issue.get("number"), source_type="pull_request" if pull else "issue",
-                     source_state=state, merged=merged)
+        return event(
+            kind,
+            time,
+            pr_number=issue.get("number") if pull else None,
+            source_repository=(issue.get("repository") or {}).get("full_name"),
+            source_number=issue.get("number"),
+            source_type="pull_request" if pull else "issue",
+            source_state=state,
+            merged=merged,
+        )
     return event(kind, time)
 
 
@@ -175,23 +215,29 @@ def rest_comment(payload: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def from_rest(repository: str, issue: dict[str, Any], events: list[dict[str, Any]],
-              comments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def from_rest(
+    repository: str,
+    issue: dict[str, Any],
+    events: list[dict[str, Any]],
+    comments: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """A record from a REST issue object, its normalised timeline events (and raw comments)."""
-    return finish({
-        "repository": repository,
-        "number": issue["number"],
-        "url": issue["html_url"],
-        "title": issue["title"],
-        "body": issue.get("body") or "",
-        "state": issue["state"],
-        "state_reason": issue.get("state_reason"),
-        "labels": [label["name"] for label in issue.get("labels") or []],
-        "author_association": issue.get("author_association"),
-        "created_at": issue["created_at"],
-        "updated_at": issue["updated_at"],
-        "closed_at": issue.get("closed_at"),
-        "comment_count": issue.get("comments", 0),
-        "events": list(events),
-        "comments": [rest_comment(c) for c in comments] if comments is not None else None,
-    })
+    return finish(
+        {
+            "repository": repository,
+            "number": issue["number"],
+            "url": issue["html_url"],
+            "title": issue["title"],
+            "body": issue.get("body") or "",
+            "state": issue["state"],
+            "state_reason": issue.get("state_reason"),
+            "labels": [label["name"] for label in issue.get("labels") or []],
+            "author_association": issue.get("author_association"),
+            "created_at": issue["created_at"],
+            "updated_at": issue["updated_at"],
+            "closed_at": issue.get("closed_at"),
+            "comment_count": issue.get("comments", 0),
+            "events": list(events),
+            "comments": [rest_comment(c) for c in comments] if comments is not None else None,
+        }
+    )

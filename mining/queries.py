@@ -85,7 +85,9 @@ query IssuesPage(
 def _batched(per_issue: str, count: int, extra_vars: str, fragments: str) -> str:
     """A query with one aliased ``issue(number:)`` per requested issue."""
     variables = ", ".join(f"$n{i}: Int!{extra_vars.format(i=i)}" for i in range(count))
-    body = "\n".join(f"    i{i}: issue(number: $n{i}) {{ {per_issue.format(i=i)} }}" for i in range(count))
+    body = "\n".join(
+        f"    i{i}: issue(number: $n{i}) {{ {per_issue.format(i=i)} }}" for i in range(count)
+    )
     return (
         f"query Batch($owner: String!, $name: String!, {variables}) {{\n"
         "  rateLimit { cost limit remaining resetAt }\n"

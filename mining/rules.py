@@ -27,7 +27,9 @@ def _events(record: Record, kind: str) -> Iterable[dict[str, Any]]:
 
 
 def _same_name(record: Record, other: str | None) -> bool:
-    return bool(other) and other.split("/")[-1].lower() == record["repository"].split("/")[-1].lower()
+    return (
+        bool(other) and other.split("/")[-1].lower() == record["repository"].split("/")[-1].lower()
+    )
 
 
 def _same_repository(record: Record, other: str | None) -> bool:
@@ -60,28 +62,40 @@ def connected(record: Record) -> bool:
 
 
 def closed_by_commit_same_repository(record: Record) -> bool:
-    return any(e["commit"] and _same_repository(record, e["source_repository"]) for e in _events(record, "closed"))
+    return any(
+        e["commit"] and _same_repository(record, e["source_repository"])
+        for e in _events(record, "closed")
+    )
 
 
 def closed_by_merged_pull_request(record: Record) -> bool:
-    return any(e["merged"] and _same_repository(record, e["source_repository"]) for e in _events(record, "closed"))
+    return any(
+        e["merged"] and _same_repository(record, e["source_repository"])
+        for e in _events(record, "closed")
+    )
 
 
 def referenced_by_commit_same_repository(record: Record) -> bool:
     return any(
-        e["commit"] and _same_repository(record, e["source_repository"]) for e in _events(record, "referenced")
+        e["commit"] and _same_repository(record, e["source_repository"])
+        for e in _events(record, "referenced")
     )
 
 
 def cross_referenced_merged_pull_request(record: Record) -> bool:
     return any(
-        e["source_type"] == "pull_request" and e["merged"] and _same_repository(record, e["source_repository"])
+        e["source_type"] == "pull_request"
+        and e["merged"]
+        and _same_repository(record, e["source_repository"])
         for e in _events(record, "cross-referenced")
     )
 
 
 def connected_merged_pull_request(record: Record) -> bool:
-    return any(e["merged"] and _same_repository(record, e["source_repository"]) for e in _events(record, "connected"))
+    return any(
+        e["merged"] and _same_repository(record, e["source_repository"])
+        for e in _events(record, "connected")
+    )
 
 
 RULE_SETS: dict[str, dict[str, Rule]] = {

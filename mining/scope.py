@@ -27,7 +27,9 @@ class Scope:
 
     def __post_init__(self) -> None:
         if not REPOSITORY.match(self.repository):
-            raise ConvfailError(f"not a repository name: {self.repository!r}", "write it as OWNER/NAME")
+            raise ConvfailError(
+                f"not a repository name: {self.repository!r}", "write it as OWNER/NAME"
+            )
         if self.state not in STATES:
             raise ConvfailError(f"unknown state {self.state!r}", f"choose from {', '.join(STATES)}")
 
@@ -67,26 +69,48 @@ class Scope:
 
 
 PRESETS: dict[str, Scope] = {
-    "torch.onnx": Scope("pytorch/pytorch", ("module: onnx", "onnx"), "closed", converter="torch.onnx"),
+    "torch.onnx": Scope(
+        "pytorch/pytorch", ("module: onnx", "onnx"), "closed", converter="torch.onnx"
+    ),
     "tf2onnx": Scope(
-        "onnx/tensorflow-onnx", (), "closed", ("pending on user response", "question"), converter="tf2onnx"
+        "onnx/tensorflow-onnx",
+        (),
+        "closed",
+        ("pending on user response", "question"),
+        converter="tf2onnx",
     ),
 }
 
 
-def resolve(presets: tuple[str, ...], repositories: tuple[str, ...], labels: tuple[str, ...],
-            exclude: tuple[str, ...], state: str | None) -> list[Scope]:
+def resolve(
+    presets: tuple[str, ...],
+    repositories: tuple[str, ...],
+    labels: tuple[str, ...],
+    exclude: tuple[str, ...],
+    state: str | None,
+) -> list[Scope]:
     """The scopes a command works on: presets (all by default) or explicit repositories."""
     unknown = [p for p in presets if p not in PRESETS]
     if unknown:
-        raise ConvfailError(f"unknown preset(s): {', '.join(unknown)}", f"choose from {', '.join(PRESETS)}")
+        raise ConvfailError(
+            f"unknown preset(s): {', '.join(unknown)}", f"choose from {', '.join(PRESETS)}"
+        )
     scopes = [PRESETS[p] for p in presets]
     for repository in repositories:
         preset = next((p for p in PRESETS.values() if p.repository == repository), None)
-        scopes.append(Scope(repository, tuple(labels), state or "closed", tuple(exclude),
-                            converter=preset.converter if preset else repository.split("/")[1]))
+        scopes.append(
+            Scope(
+                repository,
+                tuple(labels),
+                state or "closed",
+                tuple(exclude),
+                converter=preset.converter if preset else repository.split("/")[1],
+            )
+        )
     if not scopes:
         scopes = list(PRESETS.values())
     if state and presets:
-        scopes = [Scope(s.repository, s.labels, state, s.exclude_labels, s.converter) for s in scopes]
+        scopes = [
+            Scope(s.repository, s.labels, state, s.exclude_labels, s.converter) for s in scopes
+        ]
     return scopes

@@ -97,13 +97,19 @@ class Store:
         return [json.loads(r[0]) for r in rows]
 
     def count(self, repository: str) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM issues WHERE repository = ?", (repository,)).fetchone()[0]
+        return self.db.execute(
+            "SELECT COUNT(*) FROM issues WHERE repository = ?", (repository,)
+        ).fetchone()[0]
 
     def seed(self, repository: str, dataset: Path) -> int:
         """Load a committed JSONL into an empty store (a fresh checkout can then go incremental)."""
         if self.count(repository) or not dataset.is_file():
             return 0
-        records = [json.loads(line) for line in dataset.read_text(encoding="utf-8").splitlines() if line.strip()]
+        records = [
+            json.loads(line)
+            for line in dataset.read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ]
         self.upsert(r for r in records if r.get("repository") == repository)
         return len(records)
 
@@ -119,7 +125,8 @@ class Store:
     # -- crawl progress -------------------------------------------------------------------
     def crawl(self, crawl_key: str) -> tuple[str | None, int, str, bool] | None:
         row = self.db.execute(
-            "SELECT cursor, pages, max_updated, finished FROM crawls WHERE crawl_key = ?", (crawl_key,)
+            "SELECT cursor, pages, max_updated, finished FROM crawls WHERE crawl_key = ?",
+            (crawl_key,),
         ).fetchone()
         return (row[0], row[1], row[2], bool(row[3])) if row else None
 
@@ -127,8 +134,14 @@ class Store:
         with self.db:
             self.db.execute("DELETE FROM crawls WHERE crawl_key = ?", (crawl_key,))
 
-    def save_page(self, crawl_key: str, cursor: str | None, records: list[dict[str, Any]], finished: bool,
-                  scope_key: str) -> None:
+    def save_page(
+        self,
+        crawl_key: str,
+        cursor: str | None,
+        records: list[dict[str, Any]],
+        finished: bool,
+        scope_key: str,
+    ) -> None:
         """Store a page's records and advance the crawl's cursor in one transaction.
 
         The last page also moves the scope's watermark to the newest ``updated_at`` the crawl
@@ -157,7 +170,9 @@ class Store:
 
     # -- watermarks and ETags ------------------------------------------------------------
     def watermark(self, scope_key: str) -> str | None:
-        row = self.db.execute("SELECT updated_at FROM watermarks WHERE scope_key = ?", (scope_key,)).fetchone()
+        row = self.db.execute(
+            "SELECT updated_at FROM watermarks WHERE scope_key = ?", (scope_key,)
+        ).fetchone()
         return row[0] if row else None
 
     def set_watermark(self, scope_key: str, updated_at: str) -> None:

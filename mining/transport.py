@@ -35,8 +35,17 @@ from mining.errors import GitHubError, GraphQLTimeout, MiningError, RateLimitExh
 log = logging.getLogger("convfail.mining")
 
 GITHUB_API = "https://api.github.com"
-ARCHIVED_HEADERS = ("content-type", "etag", "link", "retry-after", "x-ratelimit-limit",
-                    "x-ratelimit-remaining", "x-ratelimit-reset", "x-ratelimit-resource", "x-ratelimit-used")
+ARCHIVED_HEADERS = (
+    "content-type",
+    "etag",
+    "link",
+    "retry-after",
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+    "x-ratelimit-resource",
+    "x-ratelimit-used",
+)
 RETRY_STATUSES = {500, 502, 503, 504}
 LINK_NEXT = re.compile(r'<([^>]+)>;\s*rel="next"')
 
@@ -78,7 +87,9 @@ class Stats:
     rate: dict[str, RateInfo] = field(default_factory=dict)
 
     def budget(self) -> str:
-        parts = [f"{name} {info.remaining}/{info.limit}" for name, info in sorted(self.rate.items())]
+        parts = [
+            f"{name} {info.remaining}/{info.limit}" for name, info in sorted(self.rate.items())
+        ]
         return ", ".join(parts) or "unknown"
 
 
@@ -132,7 +143,9 @@ class Transport:
         """``text`` with the token replaced, for anything that is stored, logged or shown."""
         return text.replace(self.token, "<token>") if self.token else text
 
-    def get(self, path: str, params: dict[str, Any] | None = None, etag: str | None = None) -> Response:
+    def get(
+        self, path: str, params: dict[str, Any] | None = None, etag: str | None = None
+    ) -> Response:
         return self.request("GET", path, params=params, etag=etag)
 
     def graphql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
@@ -142,29 +155,49 @@ class Transport:
         errors = payload.get("errors") or []
         if errors:
             messages = "; ".join(self.scrub(str(e.get("message", e))) for e in errors[:3])
-            raise GitHubError(f"GitHub rejected a GraphQL query: {messages}",
-                              "report this as a bug of convfail's miner, with the command you ran")
+            raise GitHubError(
+                f"GitHub rejected a GraphQL query: {messages}",
+                "report this as a bug of convfail's miner, with the command you ran",
+            )
         return payload.get("data") or {}
 
-    def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                body: dict[str, Any] | None = None, etag: str | None = None) -> Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
+        etag: str | None = None,
+    ) -> Response:
         target = self._relative(path, params)
-        payload = json.dumps(body, sort_keys=True, separators=(",", ":")) if body is not None else ""
+        payload = (
+            json.dumps(body, sort_keys=True, separators=(",", ":")) if body is not None else ""
+        )
         stored_target, stored_payload = self.scrub(target), self.scrub(payload)
         if self.replay:
             assert self.archive is not None
             found = self.archive.find(method, stored_target, stored_payload, etag or "")
             if found is None:
-                raise ReplayMiss(f"the archive has no answer to {method} {stored_target.split('?')[0]}",
-                                 "run the same command once without --replay (or with the same options)")
+                raise ReplayMiss(
+                    f"the archive has no answer to {method} {stored_target.split('?')[0]}",
+                    "run the same command once without --replay (or with the same options)",
+                )
             self.stats.requests += 1
             self.stats.statuses[found.status] += 1
             return Response(found.status, found.headers, found.body)
         response = self._send_with_retries(method, target, payload, etag)
         if self.archive is not None:
-            headers = {k: self.scrub(v) for k, v in response.headers.items() if k in ARCHIVED_HEADERS}
-            self.archive.add(method, stored_target, stored_payload, etag or "",
-                             Exchange(response.status, headers, self.scrub(response.text)))
+            headers = {
+                k: self.scrub(v) for k, v in response.headers.items() if k in ARCHIVED_HEADERS
+            }
+            self.archive.add(
+                method,
+                stored_target,
+                stored_payload,
+                etag or "",
+                Exchange(response.status, headers, self.scrub(response.text)),
+            )
         return response
 
     # -- internals ----------------------------------------------------------------------------
@@ -185,7 +218,11 @@ class Transport:
     def _connect(self) -> http.client.HTTPConnection:
         if self._connection is None:
             split = urlsplit(self.base_url)
-            cls = http.client.HTTPSConnection if split.scheme == "https" else http.client.HTTPConnection
+            cls = (
+                http.client.HTTPSConnection
+                if split.scheme == "https"
+                else http.client.HTTPConnection
+            )
             self._connection = cls(split.hostname or "", split.port, timeout=self.timeout)
         return self._connection
 
@@ -219,8 +256,10 @@ class Transport:
 
     def _backoff(self, attempt: int, why: str) -> None:
         if attempt >= self.max_retries:
-            raise MiningError(f"giving up after {attempt} retries: {why}",
-                              "check your connection or GitHub's status page, then run again to resume")
+            raise MiningError(
+                f"giving up after {attempt} retries: {why}",
+                "check your connection or GitHub's status page, then run again to resume",
+            )
         delay = min(self.max_backoff, self.backoff * 2**attempt) * (0.5 + self.random.random() / 2)
         log.info("retrying in %.2f s: %s", delay, why)
         self.stats.retries += 1
@@ -229,8 +268,11 @@ class Transport:
 
     def _note_rate(self, resource: str, headers: dict[str, str]) -> RateInfo | None:
         try:
-            info = RateInfo(int(headers["x-ratelimit-limit"]), int(headers["x-ratelimit-remaining"]),
-                            float(headers["x-ratelimit-reset"]))
+            info = RateInfo(
+                int(headers["x-ratelimit-limit"]),
+                int(headers["x-ratelimit-remaining"]),
+                float(headers["x-ratelimit-reset"]),
+            )
         except (KeyError, ValueError):
             return None
         self.stats.rate[headers.get("x-ratelimit-resource", resource)] = info
@@ -241,14 +283,18 @@ class Transport:
         if info is not None and info.remaining <= 0 and info.reset > self.clock():
             self._pause(info.reset - self.clock() + 1, f"the {resource} rate limit is spent")
 
-    def _send_with_retries(self, method: str, target: str, payload: str, etag: str | None) -> Response:
+    def _send_with_retries(
+        self, method: str, target: str, payload: str, etag: str | None
+    ) -> Response:
         resource = self._resource(method, target)
         attempt = 0
         pauses = 0
         while True:
             if pauses > self.max_retries:
-                raise MiningError("GitHub kept refusing requests after waiting for its rate limits",
-                                  "run again later: the crawl resumes where it stopped")
+                raise MiningError(
+                    "GitHub kept refusing requests after waiting for its rate limits",
+                    "run again later: the crawl resumes where it stopped",
+                )
             self._wait_for_budget(resource)
             try:
                 response = self._send_once(method, target, payload, etag)
@@ -269,7 +315,9 @@ class Transport:
                     continue
                 if resource == "graphql" and _rate_limited(parsed):
                     reset = info.reset if info else self.clock() + 60
-                    self._pause(reset - self.clock() + 1, "the GraphQL rate limit is spent (primary limit)")
+                    self._pause(
+                        reset - self.clock() + 1, "the GraphQL rate limit is spent (primary limit)"
+                    )
                     pauses += 1
                     continue
                 return response
@@ -283,11 +331,18 @@ class Transport:
             if status in {403, 429}:
                 retry_after = response.headers.get("retry-after")
                 if info is not None and info.remaining == 0 and not retry_after:
-                    self._pause(info.reset - self.clock() + 1, f"the {resource} rate limit is spent (primary limit)")
+                    self._pause(
+                        info.reset - self.clock() + 1,
+                        f"the {resource} rate limit is spent (primary limit)",
+                    )
                     pauses += 1
                     continue
                 if retry_after or "secondary rate limit" in message.lower() or status == 429:
-                    wait = float(retry_after) if retry_after else min(self.max_backoff, 60.0 * 2**attempt)
+                    wait = (
+                        float(retry_after)
+                        if retry_after
+                        else min(self.max_backoff, 60.0 * 2**attempt)
+                    )
                     self._pause(wait, "GitHub's secondary rate limit was hit")
                     attempt += 1
                     pauses += 1
@@ -298,8 +353,12 @@ class Transport:
         connection = self._connect()
         base_path = urlsplit(self.base_url).path.rstrip("/")
         self.stats.requests += 1
-        connection.request(method, base_path + target, body=payload.encode() if payload else None,
-                           headers=self._headers(etag, bool(payload)))
+        connection.request(
+            method,
+            base_path + target,
+            body=payload.encode() if payload else None,
+            headers=self._headers(etag, bool(payload)),
+        )
         raw = connection.getresponse()
         text = raw.read().decode("utf-8", errors="replace")
         headers = {k.lower(): v for k, v in raw.getheaders()}
@@ -311,12 +370,18 @@ class Transport:
     def _client_error(self, status: int, method: str, target: str, message: str) -> GitHubError:
         where = self.scrub(target.split("?")[0])
         if status == 401:
-            return GitHubError(f"GitHub refused the credentials ({message})",
-                               "check GITHUB_TOKEN or `gh auth status`; without a token the miner uses REST")
+            return GitHubError(
+                f"GitHub refused the credentials ({message})",
+                "check GITHUB_TOKEN or `gh auth status`; without a token the miner uses REST",
+            )
         if status == 404:
-            return GitHubError(f"not found: {where}", "check the repository name (OWNER/NAME) and your access")
-        return GitHubError(f"GitHub answered {status} to {method} {where}: {message}",
-                           "check the command's options; run with -v for details")
+            return GitHubError(
+                f"not found: {where}", "check the repository name (OWNER/NAME) and your access"
+            )
+        return GitHubError(
+            f"GitHub answered {status} to {method} {where}: {message}",
+            "check the command's options; run with -v for details",
+        )
 
 
 def _rate_limited(payload: Any) -> bool:

@@ -44,7 +44,16 @@ TIMEOUT_MESSAGE = (
     "Something went wrong while executing your query. This may be the result of a timeout, "
     "or it could be a GitHub bug. Please include `ABCD:1234` when reporting this issue."
 )
-FAULT_KINDS = {"502", "timeout", "reset", "truncated", "primary", "secondary", "429", "rate_limited"}
+FAULT_KINDS = {
+    "502",
+    "timeout",
+    "reset",
+    "truncated",
+    "primary",
+    "secondary",
+    "429",
+    "rate_limited",
+}
 
 
 @dataclass
@@ -134,7 +143,11 @@ class FakeGitHub:
 
     def count(self, path: str = "", status: int | None = None) -> int:
         with self.lock:
-            return sum(1 for r in self.log if r.path.startswith(path) and (status is None or r.status == status))
+            return sum(
+                1
+                for r in self.log
+                if r.path.startswith(path) and (status is None or r.status == status)
+            )
 
     def statuses(self) -> Counter:
         with self.lock:
@@ -160,17 +173,23 @@ class FakeGitHub:
         return None
 
     def bucket(self, identity: str, resource: str) -> Bucket:
-        limit = self.anonymous_limit if identity == "anonymous" else (
-            self.graphql_limit if resource == "graphql" else self.core_limit
+        limit = (
+            self.anonymous_limit
+            if identity == "anonymous"
+            else (self.graphql_limit if resource == "graphql" else self.core_limit)
         )
         now = time.time()
         with self.lock:
-            bucket = self.buckets.setdefault((identity, resource), Bucket(limit, 0, now + self.reset_seconds))
+            bucket = self.buckets.setdefault(
+                (identity, resource), Bucket(limit, 0, now + self.reset_seconds)
+            )
             if now >= bucket.reset:
                 bucket.used, bucket.reset = 0, now + self.reset_seconds
             return bucket
 
-    def exhaust(self, resource: str = "graphql", identity: str = "token", reset_in: float = 1.0) -> None:
+    def exhaust(
+        self, resource: str = "graphql", identity: str = "token", reset_in: float = 1.0
+    ) -> None:
         """Spend the whole budget now; it comes back ``reset_in`` seconds later."""
         bucket = self.bucket(identity, resource)
         with self.lock:
@@ -190,7 +209,10 @@ def graphql_cost(document: Any, variables: dict) -> tuple[int, int]:
             return
         for sel in selection_set.selections:
             if isinstance(sel, FieldNode):
-                args = {a.name.value: value_from_ast_untyped(a.value, variables) for a in sel.arguments or []}
+                args = {
+                    a.name.value: value_from_ast_untyped(a.value, variables)
+                    for a in sel.arguments or []
+                }
                 size = args.get("first") or args.get("last")
                 if isinstance(size, int):
                     requests += multiplier
@@ -228,8 +250,14 @@ class _Handler(BaseHTTPRequestHandler):
     def record(self, status: int, body: bytes = b"") -> None:
         with self.fake.lock:
             self.fake.log.append(
-                Logged(self.command, urlsplit(self.path).path, status, self.headers.get("Authorization"),
-                       self.headers.get("If-None-Match"), body)
+                Logged(
+                    self.command,
+                    urlsplit(self.path).path,
+                    status,
+                    self.headers.get("Authorization"),
+                    self.headers.get("If-None-Match"),
+                    body,
+                )
             )
 
     def rate_headers(self, bucket: Bucket, resource: str) -> dict[str, str]:
@@ -241,14 +269,24 @@ class _Handler(BaseHTTPRequestHandler):
             "x-ratelimit-resource": resource,
         }
 
-    def send(self, status: int, payload: Any, headers: dict[str, str] | None = None, raw: bytes | None = None,
-             length: int | None = None) -> None:
-        body = raw if raw is not None else (b"" if payload is None else json.dumps(payload).encode())
+    def send(
+        self,
+        status: int,
+        payload: Any,
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+        length: int | None = None,
+    ) -> None:
+        body = (
+            raw if raw is not None else (b"" if payload is None else json.dumps(payload).encode())
+        )
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(body) if length is None else length))
         self.send_header("X-GitHub-Media-Type", "github.v3; format=json")
-        self.send_header("X-GitHub-Request-Id", hashlib.sha1(self.path.encode()).hexdigest()[:16].upper())
+        self.send_header(
+            "X-GitHub-Request-Id", hashlib.sha1(self.path.encode()).hexdigest()[:16].upper()
+        )
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
@@ -282,25 +320,51 @@ class _Handler(BaseHTTPRequestHandler):
             self.send(status, None, headers | extra, raw=body[: len(body) // 2])
         elif kind == "primary":
             self.record(403)
-            headers |= {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(time.time()) + 1)}
-            self.send(403, {"message": "API rate limit exceeded for user ID 1.",
-                            "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"},
-                      headers)
+            headers |= {
+                "x-ratelimit-remaining": "0",
+                "x-ratelimit-reset": str(int(time.time()) + 1),
+            }
+            self.send(
+                403,
+                {
+                    "message": "API rate limit exceeded for user ID 1.",
+                    "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
+                },
+                headers,
+            )
         elif kind in {"secondary", "429"}:
             status = 403 if kind == "secondary" else 429
             self.record(status)
-            self.send(status, {"message": "You have exceeded a secondary rate limit. Please wait a few minutes "
-                                          "before you try again.",
-                               "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"},
-                      headers | {"retry-after": str(self.fake.secondary_retry_after)})
+            self.send(
+                status,
+                {
+                    "message": "You have exceeded a secondary rate limit. Please wait a few minutes "
+                    "before you try again.",
+                    "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
+                },
+                headers | {"retry-after": str(self.fake.secondary_retry_after)},
+            )
         elif kind == "rate_limited":
             self.record(200)
-            headers |= {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(time.time()) + 1)}
-            self.send(200, {"errors": [{"type": "RATE_LIMITED",
-                                        "message": "API rate limit already exceeded for user ID 1."}]}, headers)
+            headers |= {
+                "x-ratelimit-remaining": "0",
+                "x-ratelimit-reset": str(int(time.time()) + 1),
+            }
+            self.send(
+                200,
+                {
+                    "errors": [
+                        {
+                            "type": "RATE_LIMITED",
+                            "message": "API rate limit already exceeded for user ID 1.",
+                        }
+                    ]
+                },
+                headers,
+            )
 
     # -- verbs ----------------------------------------------------------------------------
-    def do_POST(self) -> None:  # noqa: N802 - http.server API
+    def do_POST(self) -> None:
         body = self.read_body()
         if self.fake.latency:
             time.sleep(self.fake.latency)
@@ -332,39 +396,76 @@ class _Handler(BaseHTTPRequestHandler):
             request = json.loads(body)
             document = parse(request["query"])
         except (ValueError, KeyError, GraphQLSyntaxError) as exc:
-            return 200, {"errors": [{"message": f"Parse error: {exc}"}]}, self.rate_headers(bucket, "graphql")
+            return (
+                200,
+                {"errors": [{"message": f"Parse error: {exc}"}]},
+                self.rate_headers(bucket, "graphql"),
+            )
         errors = validate(self.fake.schema, document)
         if errors:
-            return 200, {"errors": [e.formatted for e in errors]}, self.rate_headers(bucket, "graphql")
+            return (
+                200,
+                {"errors": [e.formatted for e in errors]},
+                self.rate_headers(bucket, "graphql"),
+            )
         variables = request.get("variables") or {}
         cost, nodes = graphql_cost(document, variables)
         if nodes > 500_000:
-            return 200, {"errors": [{"type": "MAX_NODE_LIMIT_EXCEEDED", "message": "too many nodes"}]}, {}
+            return (
+                200,
+                {"errors": [{"type": "MAX_NODE_LIMIT_EXCEEDED", "message": "too many nodes"}]},
+                {},
+            )
         if self.fake.timeout_nodes is not None and nodes > self.fake.timeout_nodes:
-            return 502, {"data": None, "errors": [{"message": TIMEOUT_MESSAGE}]}, self.rate_headers(bucket, "graphql")
+            return (
+                502,
+                {"data": None, "errors": [{"message": TIMEOUT_MESSAGE}]},
+                self.rate_headers(bucket, "graphql"),
+            )
         with self.fake.lock:
             if bucket.used + cost > bucket.limit:
                 headers = self.rate_headers(bucket, "graphql") | {"x-ratelimit-remaining": "0"}
-                return 200, {"errors": [{"type": "RATE_LIMITED",
-                                         "message": "API rate limit already exceeded for user ID 1."}]}, headers
+                return (
+                    200,
+                    {
+                        "errors": [
+                            {
+                                "type": "RATE_LIMITED",
+                                "message": "API rate limit already exceeded for user ID 1.",
+                            }
+                        ]
+                    },
+                    headers,
+                )
             bucket.used += cost
         root = {
-            "rateLimit": {"cost": cost, "limit": bucket.limit, "remaining": bucket.limit - bucket.used,
-                          "used": bucket.used, "nodeCount": nodes,
-                          "resetAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(bucket.reset))},
+            "rateLimit": {
+                "cost": cost,
+                "limit": bucket.limit,
+                "remaining": bucket.limit - bucket.used,
+                "used": bucket.used,
+                "nodeCount": nodes,
+                "resetAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(bucket.reset)),
+            },
             "repository": lambda info, owner, name, **_: (
                 payloads.graphql_repository(self.fake.repos[f"{owner}/{name}"])
-                if f"{owner}/{name}" in self.fake.repos else None
+                if f"{owner}/{name}" in self.fake.repos
+                else None
             ),
         }
-        result = execute(self.fake.schema, document, root_value=root, variable_values=variables,
-                         operation_name=request.get("operationName"))
+        result = execute(
+            self.fake.schema,
+            document,
+            root_value=root,
+            variable_values=variables,
+            operation_name=request.get("operationName"),
+        )
         payload: dict[str, Any] = {"data": result.data}
         if result.errors:
             payload["errors"] = [e.formatted for e in result.errors]
         return 200, payload, self.rate_headers(bucket, "graphql")
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server API
+    def do_GET(self) -> None:
         if self.fake.latency:
             time.sleep(self.fake.latency)
         split = urlsplit(self.path)
@@ -378,9 +479,17 @@ class _Handler(BaseHTTPRequestHandler):
         bucket = self.fake.bucket(identity, resource)
         if path == "/rate_limit":
             graphql = self.fake.bucket(identity, "graphql")
-            payload = {"resources": {
-                name: {"limit": b.limit, "used": b.used, "remaining": b.limit - b.used, "reset": int(b.reset)}
-                for name, b in (("core", bucket), ("graphql", graphql))}}
+            payload = {
+                "resources": {
+                    name: {
+                        "limit": b.limit,
+                        "used": b.used,
+                        "remaining": b.limit - b.used,
+                        "reset": int(b.reset),
+                    }
+                    for name, b in (("core", bucket), ("graphql", graphql))
+                }
+            }
             self.record(200)
             self.send(200, payload, self.rate_headers(bucket, resource))
             return
@@ -401,9 +510,14 @@ class _Handler(BaseHTTPRequestHandler):
                 bucket.used += 1
         if exhausted:
             self.record(403)
-            self.send(403, {"message": "API rate limit exceeded for 127.0.0.1. (But here's the good news: "
-                                       "Authenticated requests get a higher rate limit.)"},
-                      self.rate_headers(bucket, resource))
+            self.send(
+                403,
+                {
+                    "message": "API rate limit exceeded for 127.0.0.1. (But here's the good news: "
+                    "Authenticated requests get a higher rate limit.)"
+                },
+                self.rate_headers(bucket, resource),
+            )
             return
         self.record(status)
         headers = self.rate_headers(bucket, resource) | extra
@@ -451,16 +565,25 @@ class _Handler(BaseHTTPRequestHandler):
         if query.get("since"):
             items = [i for i in items if i.updated_at >= query["since"]]
         key = query.get("sort", "created")
-        items.sort(key=lambda i: (getattr(i, f"{key}_at") if key != "comments" else len(i.comments), i.number),
-                   reverse=query.get("direction", "desc") == "desc")
+        items.sort(
+            key=lambda i: (
+                getattr(i, f"{key}_at") if key != "comments" else len(i.comments),
+                i.number,
+            ),
+            reverse=query.get("direction", "desc") == "desc",
+        )
         return items
 
     def link_header(self, path: str, query: dict[str, str], page: int, last: int) -> dict[str, str]:
         links = []
         for rel, number in (("prev", page - 1), ("next", page + 1), ("last", last), ("first", 1)):
-            if (rel == "prev" and page <= 1) or (rel == "next" and page >= last) or (
-                rel in {"last", "first"} and last == 1
+            if (
+                (rel == "prev" and page <= 1)
+                or (rel == "next" and page >= last)
+                or (rel in {"last", "first"} and last == 1)
             ):
                 continue
-            links.append(f'<{self.fake.url}{path}?{urlencode(query | {"page": number})}>; rel="{rel}"')
+            links.append(
+                f'<{self.fake.url}{path}?{urlencode(query | {"page": number})}>; rel="{rel}"'
+            )
         return {"Link": ", ".join(links)} if links else {}

@@ -123,7 +123,9 @@ def generate_repo(
         fillers = rng.randint(110, 160) if busy else rng.randint(0, 12)
         for _ in range(fillers):
             when += timedelta(minutes=rng.randint(5, 600))
-            events.append(Event(rng.choice(FILLER_KINDS), iso(when), actor=f"user{rng.randint(1, 50)}"))
+            events.append(
+                Event(rng.choice(FILLER_KINDS), iso(when), actor=f"user{rng.randint(1, 50)}")
+            )
         relevant = rng.randint(26, 60) if busy else rng.choice([0, 0, 0, 1, 1, 2, 3])
         for _ in range(relevant):
             when += timedelta(minutes=rng.randint(5, 600))
@@ -139,11 +141,20 @@ def generate_repo(
             elif roll < 0.7:
                 target = full_name if rng.random() < 0.85 else f"{owner}-fork/{name}"
                 events.append(
-                    Event("referenced", iso(when), commit_id=sha(f"{number}{when}"), commit_repository=target)
+                    Event(
+                        "referenced",
+                        iso(when),
+                        commit_id=sha(f"{number}{when}"),
+                        commit_repository=target,
+                    )
                 )
             elif roll < 0.8:
                 events.append(
-                    Event("connected", iso(when), source=Source(full_name, rng.randint(1, 99999), True, "merged"))
+                    Event(
+                        "connected",
+                        iso(when),
+                        source=Source(full_name, rng.randint(1, 99999), True, "merged"),
+                    )
                 )
             else:
                 events.append(Event("mentioned", iso(when)))
@@ -153,20 +164,38 @@ def generate_repo(
             closed_at = iso(when)
             how = rng.random()
             if how < 0.3:
-                events.append(Event("closed", closed_at, commit_id=sha(f"fix{number}"), commit_repository=full_name))
+                events.append(
+                    Event(
+                        "closed",
+                        closed_at,
+                        commit_id=sha(f"fix{number}"),
+                        commit_repository=full_name,
+                    )
+                )
             elif how < 0.45:
                 events.append(
-                    Event("closed", closed_at, closer_pr=Source(full_name, rng.randint(1, 99999), True, "merged"))
+                    Event(
+                        "closed",
+                        closed_at,
+                        closer_pr=Source(full_name, rng.randint(1, 99999), True, "merged"),
+                    )
                 )
             else:
                 events.append(Event("closed", closed_at))
         comments = [
-            Comment(number * 1000 + i, f"user{rng.randint(1, 50)}", rng.choice(["NONE", "MEMBER", "CONTRIBUTOR"]),
-                    f"Comment {i} on #{number}.", iso(created + timedelta(hours=i + 1)))
+            Comment(
+                number * 1000 + i,
+                f"user{rng.randint(1, 50)}",
+                rng.choice(["NONE", "MEMBER", "CONTRIBUTOR"]),
+                f"Comment {i} on #{number}.",
+                iso(created + timedelta(hours=i + 1)),
+            )
             for i in range(rng.randint(0, 6))
         ]
-        issue_labels = sorted({*labels[:1], *rng.sample(LABEL_POOL, rng.randint(0, 2))}) if labels else sorted(
-            rng.sample(LABEL_POOL, rng.randint(0, 2))
+        issue_labels = (
+            sorted({*labels[:1], *rng.sample(LABEL_POOL, rng.randint(0, 2))})
+            if labels
+            else sorted(rng.sample(LABEL_POOL, rng.randint(0, 2)))
         )
         if labels and len(labels) > 1 and rng.random() < 0.3:
             issue_labels = sorted({labels[1], *issue_labels} - {labels[0]})
@@ -179,11 +208,15 @@ def generate_repo(
                 created_at=iso(created),
                 updated_at=iso(updated),
                 state="closed" if closed else "open",
-                state_reason=("completed" if rng.random() < 0.8 else "not_planned") if closed else None,
+                state_reason=("completed" if rng.random() < 0.8 else "not_planned")
+                if closed
+                else None,
                 closed_at=closed_at,
                 labels=issue_labels,
                 author=f"user{rng.randint(1, 50)}",
-                author_association=rng.choice(["NONE", "CONTRIBUTOR", "MEMBER", "FIRST_TIME_CONTRIBUTOR"]),
+                author_association=rng.choice(
+                    ["NONE", "CONTRIBUTOR", "MEMBER", "FIRST_TIME_CONTRIBUTOR"]
+                ),
                 comments=comments,
                 events=events,
             )

@@ -56,7 +56,9 @@ def decode_cursor(cursor: str | None) -> int:
         raise ValueError(f"`{cursor}` does not appear to be a valid cursor.") from exc
 
 
-def connection(items: list[Any], first: int | None, after: str | None, render: Callable[[Any], Any]) -> dict:
+def connection(
+    items: list[Any], first: int | None, after: str | None, render: Callable[[Any], Any]
+) -> dict:
     """A GraphQL connection page: ``nodes``, ``edges``, ``pageInfo`` and ``totalCount``."""
     if first is None or not 0 <= first <= 100:
         raise ValueError("You must provide a `first` value between 0 and 100 to properly paginate.")
@@ -77,14 +79,27 @@ def connection(items: list[Any], first: int | None, after: str | None, render: C
 
 
 def actor(login: str) -> dict:
-    return {"__typename": "User", "login": login, "url": f"{WEB}/{login}", "avatarUrl": f"{WEB}/{login}.png"}
+    return {
+        "__typename": "User",
+        "login": login,
+        "url": f"{WEB}/{login}",
+        "avatarUrl": f"{WEB}/{login}.png",
+    }
 
 
 def graphql_repository(repo: Repo) -> dict:
     owner, name = repo.full_name.split("/")
 
-    def issues(info: Any, first: int | None = None, after: str | None = None, states=None, labels=None,
-               filterBy=None, orderBy=None, **_: Any) -> dict:  # noqa: N803 - GraphQL argument names
+    def issues(
+        info: Any,
+        first: int | None = None,
+        after: str | None = None,
+        states=None,
+        labels=None,
+        filterBy=None,
+        orderBy=None,
+        **_: Any,
+    ) -> dict:
         chosen = list(repo.issues.values())
         filters = filterBy or {}
         wanted_states = filters.get("states") or states
@@ -96,9 +111,13 @@ def graphql_repository(repo: Repo) -> dict:
         if filters.get("since"):
             chosen = [i for i in chosen if i.updated_at >= filters["since"]]
         order = orderBy or {"field": "CREATED_AT", "direction": "ASC"}
-        key = {"CREATED_AT": "created_at", "UPDATED_AT": "updated_at", "COMMENTS": "comments"}[order["field"]]
-        chosen.sort(key=lambda i: (len(i.comments) if key == "comments" else getattr(i, key), i.number),
-                    reverse=order["direction"] == "DESC")
+        key = {"CREATED_AT": "created_at", "UPDATED_AT": "updated_at", "COMMENTS": "comments"}[
+            order["field"]
+        ]
+        chosen.sort(
+            key=lambda i: (len(i.comments) if key == "comments" else getattr(i, key), i.number),
+            reverse=order["direction"] == "DESC",
+        )
         return connection(chosen, first, after, lambda i: graphql_issue(repo, i))
 
     def issue(info: Any, number: int) -> dict | None:
@@ -119,8 +138,13 @@ def graphql_repository(repo: Repo) -> dict:
 
 def stub_repository(full_name: str) -> dict:
     owner, name = full_name.split("/")
-    return {"__typename": "Repository", "name": name, "nameWithOwner": full_name,
-            "owner": {"__typename": "Organization", "login": owner}, "url": f"{WEB}/{full_name}"}
+    return {
+        "__typename": "Repository",
+        "name": name,
+        "nameWithOwner": full_name,
+        "owner": {"__typename": "Organization", "login": owner},
+        "url": f"{WEB}/{full_name}",
+    }
 
 
 def graphql_subject(source: Source) -> dict:
@@ -145,46 +169,78 @@ def graphql_subject(source: Source) -> dict:
 
 
 def graphql_event(repo: Repo, issue: Issue, event: Event) -> dict:
-    base = {"__typename": TYPENAMES[event.kind], "createdAt": event.created_at, "actor": actor(event.actor),
-            "id": base64.b64encode(f"E_{repo.full_name}_{issue.number}_{event.created_at}_{event.kind}".encode()).decode()}
+    base = {
+        "__typename": TYPENAMES[event.kind],
+        "createdAt": event.created_at,
+        "actor": actor(event.actor),
+        "id": base64.b64encode(
+            f"E_{repo.full_name}_{issue.number}_{event.created_at}_{event.kind}".encode()
+        ).decode(),
+    }
     itself = graphql_subject(Source(repo.full_name, issue.number, False, issue.state))
     if event.kind == "closed":
         closer = None
         if event.commit_id:
-            closer = {"__typename": "Commit", "oid": event.commit_id,
-                      "repository": stub_repository(event.commit_repository or repo.full_name)}
+            closer = {
+                "__typename": "Commit",
+                "oid": event.commit_id,
+                "repository": stub_repository(event.commit_repository or repo.full_name),
+            }
         elif event.closer_pr:
             closer = graphql_subject(event.closer_pr)
         base |= {"closer": closer, "stateReason": (issue.state_reason or "completed").upper()}
     elif event.kind == "referenced":
-        base |= {"commit": {"__typename": "Commit", "oid": event.commit_id} if event.commit_id else None,
-                 "commitRepository": stub_repository(event.commit_repository or repo.full_name),
-                 "isCrossRepository": (event.commit_repository or repo.full_name) != repo.full_name,
-                 "isDirectReference": True, "subject": itself}
+        base |= {
+            "commit": {"__typename": "Commit", "oid": event.commit_id} if event.commit_id else None,
+            "commitRepository": stub_repository(event.commit_repository or repo.full_name),
+            "isCrossRepository": (event.commit_repository or repo.full_name) != repo.full_name,
+            "isDirectReference": True,
+            "subject": itself,
+        }
     elif event.kind == "cross-referenced":
         assert event.source is not None
-        base |= {"source": graphql_subject(event.source), "target": itself, "referencedAt": event.created_at,
-                 "isCrossRepository": event.source.repository != repo.full_name, "willCloseTarget": False}
+        base |= {
+            "source": graphql_subject(event.source),
+            "target": itself,
+            "referencedAt": event.created_at,
+            "isCrossRepository": event.source.repository != repo.full_name,
+            "willCloseTarget": False,
+        }
     elif event.kind == "connected":
         assert event.source is not None
-        base |= {"source": graphql_subject(event.source), "subject": itself,
-                 "isCrossRepository": event.source.repository != repo.full_name}
+        base |= {
+            "source": graphql_subject(event.source),
+            "subject": itself,
+            "isCrossRepository": event.source.repository != repo.full_name,
+        }
     elif event.kind == "commented":
-        base |= {"body": event.body or "", "author": actor(event.actor), "authorAssociation": "NONE"}
+        base |= {
+            "body": event.body or "",
+            "author": actor(event.actor),
+            "authorAssociation": "NONE",
+        }
     return base
 
 
 def graphql_issue(repo: Repo, issue: Issue) -> dict:
     def labels(info: Any, first: int | None = None, after: str | None = None, **_: Any) -> dict:
-        return connection(sorted(issue.labels), first, after, lambda name: {"__typename": "Label", "name": name})
+        return connection(
+            sorted(issue.labels), first, after, lambda name: {"__typename": "Label", "name": name}
+        )
 
     def comments(info: Any, first: int | None = None, after: str | None = None, **_: Any) -> dict:
         if first is None and after is None:
             first = 0  # `comments { totalCount }` alone is allowed by GitHub
         return connection(issue.comments, first, after, graphql_comment)
 
-    def timeline(info: Any, first: int | None = None, after: str | None = None, itemTypes=None,  # noqa: N803
-                 since=None, **_: Any) -> dict:
+    def timeline(
+        info: Any,
+        first: int | None = None,
+        after: str | None = None,
+        itemTypes=None,
+        since=None,
+        **_: Any,
+    ) -> dict:
         events = issue.events
         if itemTypes:
             kinds = {GRAPHQL_ITEM_TYPES[t] for t in itemTypes if t in GRAPHQL_ITEM_TYPES}
@@ -216,9 +272,16 @@ def graphql_issue(repo: Repo, issue: Issue) -> dict:
 
 
 def graphql_comment(comment: Comment) -> dict:
-    return {"__typename": "IssueComment", "id": f"IC_{comment.id}", "databaseId": comment.id,
-            "author": actor(comment.author), "authorAssociation": comment.author_association,
-            "body": comment.body, "createdAt": comment.created_at, "updatedAt": comment.created_at}
+    return {
+        "__typename": "IssueComment",
+        "id": f"IC_{comment.id}",
+        "databaseId": comment.id,
+        "author": actor(comment.author),
+        "authorAssociation": comment.author_association,
+        "body": comment.body,
+        "createdAt": comment.created_at,
+        "updatedAt": comment.created_at,
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -226,8 +289,13 @@ def graphql_comment(comment: Comment) -> dict:
 
 
 def rest_user(login: str, api: str) -> dict:
-    return {"login": login, "id": abs(hash(login)) % 10**8, "type": "User", "url": f"{api}/users/{login}",
-            "html_url": f"{WEB}/{login}"}
+    return {
+        "login": login,
+        "id": abs(hash(login)) % 10**8,
+        "type": "User",
+        "url": f"{api}/users/{login}",
+        "html_url": f"{WEB}/{login}",
+    }
 
 
 def rest_issue(repo: Repo, issue: Issue, api: str) -> dict:
@@ -244,7 +312,9 @@ def rest_issue(repo: Repo, issue: Issue, api: str) -> dict:
         "number": issue.number,
         "title": issue.title,
         "user": rest_user(issue.author, api),
-        "labels": [{"name": name, "color": "ededed", "default": False} for name in sorted(issue.labels)],
+        "labels": [
+            {"name": name, "color": "ededed", "default": False} for name in sorted(issue.labels)
+        ],
         "state": issue.state,
         "state_reason": issue.state_reason,
         "locked": False,
@@ -258,9 +328,15 @@ def rest_issue(repo: Repo, issue: Issue, api: str) -> dict:
 
 
 def rest_comment(repo: Repo, issue: Issue, comment: Comment, api: str) -> dict:
-    return {"id": comment.id, "html_url": f"{WEB}/{repo.full_name}/issues/{issue.number}#issuecomment-{comment.id}",
-            "user": rest_user(comment.author, api), "author_association": comment.author_association,
-            "body": comment.body, "created_at": comment.created_at, "updated_at": comment.created_at}
+    return {
+        "id": comment.id,
+        "html_url": f"{WEB}/{repo.full_name}/issues/{issue.number}#issuecomment-{comment.id}",
+        "user": rest_user(comment.author, api),
+        "author_association": comment.author_association,
+        "body": comment.body,
+        "created_at": comment.created_at,
+        "updated_at": comment.created_at,
+    }
 
 
 def rest_source(source: Source, api: str) -> dict:
@@ -271,17 +347,25 @@ def rest_source(source: Source, api: str) -> dict:
         "repository": {"full_name": source.repository, "name": source.repository.split("/")[1]},
     }
     if source.is_pull_request:
-        issue["pull_request"] = {"url": f"{api}/repos/{source.repository}/pulls/{source.number}",
-                                 "merged_at": "2020-01-01T00:00:00Z" if source.merged else None}
+        issue["pull_request"] = {
+            "url": f"{api}/repos/{source.repository}/pulls/{source.number}",
+            "merged_at": "2020-01-01T00:00:00Z" if source.merged else None,
+        }
     return {"type": "issue", "issue": issue}
 
 
 def rest_event(repo: Repo, issue: Issue, event: Event, api: str) -> dict:
-    payload: dict[str, Any] = {"event": event.kind, "actor": rest_user(event.actor, api), "created_at": event.created_at}
+    payload: dict[str, Any] = {
+        "event": event.kind,
+        "actor": rest_user(event.actor, api),
+        "created_at": event.created_at,
+    }
     if event.kind in {"closed", "referenced"}:
         commit_repo = event.commit_repository or repo.full_name
         payload["commit_id"] = event.commit_id
-        payload["commit_url"] = f"{api}/repos/{commit_repo}/commits/{event.commit_id}" if event.commit_id else None
+        payload["commit_url"] = (
+            f"{api}/repos/{commit_repo}/commits/{event.commit_id}" if event.commit_id else None
+        )
         if event.kind == "closed":
             payload["state_reason"] = issue.state_reason
     elif event.kind == "cross-referenced":

@@ -101,19 +101,21 @@ def generate_repo(
     closed_share: float = 0.85,
     start: datetime = datetime(2018, 1, 1, tzinfo=UTC),
     long_timeline_share: float = 0.02,
+    numbers: list[int] | None = None,
 ) -> Repo:
     """A repository whose issues have realistic timelines.
 
     Most issues carry a handful of events, a few relevant ones (commit references,
     cross-references from pull requests of the same project or of forks, connections); about
     ``long_timeline_share`` of them are busy threads with more than 100 events in all and more
-    than 25 relevant ones (the case the published downloader truncated).
+    than 25 relevant ones (the case the published downloader truncated). ``numbers`` gives the
+    issue numbers to use (default 1..count).
     """
     rng = random.Random(f"{full_name}:{seed}")
     repo = Repo(full_name)
     owner, name = full_name.split("/")
     moment = start
-    for number in range(1, count + 1):
+    for number in numbers or range(1, count + 1):
         moment += timedelta(hours=rng.randint(1, 30))
         created = moment
         closed = rng.random() < closed_share

@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from convfail.paths import shared_reference_dir
 from mining.testing.fakegithub import FakeGitHub
@@ -38,10 +37,3 @@ def fake():
     server.add_repo(generate_repo("onnx/tensorflow-onnx", 250, seed=1, long_timeline_share=0.03))
     with server:
         yield server
-
-
-def run_cli(*args: str, env: dict[str, str] | None = None):
-    from convfail.cli import cli
-
-    result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=True)
-    return result

@@ -57,8 +57,8 @@ class Archive:
     def add(self, method: str, url: str, body: str, if_none_match: str, exchange: Exchange) -> None:
         with self.db:
             self.db.execute(
-                "INSERT INTO exchanges (request_key, method, url, request_body, if_none_match, status, headers, body)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO exchanges (request_key, method, url, request_body, if_none_match,"
+                " status, headers, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     request_key(method, url, body, if_none_match),
                     method,
@@ -73,7 +73,8 @@ class Archive:
 
     def find(self, method: str, url: str, body: str, if_none_match: str) -> Exchange | None:
         row = self.db.execute(
-            "SELECT status, headers, body FROM exchanges WHERE request_key = ? ORDER BY id DESC LIMIT 1",
+            "SELECT status, headers, body FROM exchanges WHERE request_key = ?"
+            " ORDER BY id DESC LIMIT 1",
             (request_key(method, url, body, if_none_match),),
         ).fetchone()
         return Exchange(row[0], json.loads(row[1]), row[2]) if row else None

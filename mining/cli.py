@@ -85,7 +85,7 @@ def network_options(command: click.Command) -> click.Command:
             type=click.Choice(API_CHOICES),
             default="auto",
             show_default=True,
-            help="GraphQL (needs a token; far fewer requests) or REST; auto picks GraphQL with a token.",
+            help="GraphQL (needs a token; far fewer requests) or REST; auto: GraphQL with a token.",
         ),
         click.option(
             "--no-wait",
@@ -117,7 +117,7 @@ def scope_options(command: click.Command) -> click.Command:
             "presets",
             multiple=True,
             type=click.Choice(sorted(PRESETS)),
-            help="A population of the ISSTA 2024 study (repeatable) [default: both, unless --repo].",
+            help="A population of the ISSTA 2024 study (repeatable) [default: both, or --repo].",
         ),
         click.option(
             "--repo",
@@ -204,11 +204,13 @@ def issues_command(
             report = miner.crawl(scope, full=full or replay)
             click.echo(
                 f"{scope.repository}: {report.mode} crawl, {report.fetched} issue(s) fetched, "
-                f"{report.requests} request(s); wrote {report.dataset.relative_to(data_dir().parent)}"
+                f"{report.requests} request(s); wrote "
+                f"{report.dataset.relative_to(data_dir().parent)}"
             )
         stats = miner.transport.stats
         click.echo(
-            f"requests: {stats.requests}, retries: {stats.retries}, rate budget left: {stats.budget()}"
+            f"requests: {stats.requests}, retries: {stats.retries}, "
+            f"rate budget left: {stats.budget()}"
         )
 
 
@@ -271,7 +273,8 @@ def sample_command(
         mine_rows = frame[frame["repository"] == scope.repository]
         fixed = int((mine_rows["fixed"] == "true").sum())
         click.echo(
-            f"{scope.repository}: {len(mine_rows)} in population, {fixed} closed with a fix ({rule_set}), "
+            f"{scope.repository}: {len(mine_rows)} in population, "
+            f"{fixed} closed with a fix ({rule_set}), "
             f"{min(n, fixed)} sampled"
         )
     for path in written:
@@ -311,7 +314,8 @@ def hydrate_command(
             click.echo(f"{repository}: {len(found)}/{len(numbers)} issue(s) hydrated{note}")
         path = studies.write_mined(folder, mined)
         click.echo(
-            f"wrote {path.relative_to(data_dir().parent)}; requests: {miner.transport.stats.requests}"
+            f"wrote {path.relative_to(data_dir().parent)}; "
+            f"requests: {miner.transport.stats.requests}"
         )
 
 

@@ -27,7 +27,8 @@ from mining.transport import Transport
 log = logging.getLogger("convfail.mining")
 
 MIN_PAGE_SIZE = 5
-OVERFLOW_BATCH = 20
+OVERFLOW_BATCH = 25
+MAX_HELD_PAGES = 10
 HYDRATE_BATCH = 20
 REST_PAGE = 100
 
@@ -131,6 +132,10 @@ class Miner:
             log.info("%s: resuming after %d saved page(s)", scope.repository, done_pages)
         page_size = self.page_size
         fetched = 0
+        held: dict[int, tuple[dict, list]] = {}  # issues whose timeline overflowed, by number
+        pending: dict[int, str | None] = {}  # their timeline cursors
+        held_from: str | None = None
+        held_pages = 0
         bar = self._bar(scope.repository)
         try:
             while True:
@@ -161,37 +166,59 @@ class Miner:
                     bar.total = connection["totalCount"]
                     bar.update(min(done_pages * self.page_size, connection["totalCount"]))
                 nodes = connection["nodes"]
-                events = {
-                    n["number"]: normalize.graphql_events(
-                        n["timelineItems"]["nodes"], scope.repository, n["number"]
-                    )
-                    for n in nodes
-                }
-                overflow = {
-                    n["number"]: n["timelineItems"]["pageInfo"]["endCursor"]
-                    for n in nodes
-                    if n["timelineItems"]["pageInfo"]["hasNextPage"]
-                }
-                self._fill_timelines(scope, events, overflow)
-                records = [
-                    normalize.from_graphql(scope.repository, n, events[n["number"]]) for n in nodes
-                ]
+                page_start = cursor
+                complete = []
+                for node in nodes:
+                    number = node["number"]
+                    timeline = node["timelineItems"]
+                    events = normalize.graphql_events(timeline["nodes"], scope.repository, number)
+                    if timeline["pageInfo"]["hasNextPage"]:
+                        if not held:
+                            held_from = page_start
+                        held[number] = (node, events)
+                        pending[number] = timeline["pageInfo"]["endCursor"]
+                    else:
+                        complete.append(normalize.from_graphql(scope.repository, node, events))
+                held_pages += 1 if held else 0
                 info = connection["pageInfo"]
                 finished = not info["hasNextPage"]
                 cursor = info["endCursor"]
-                self.store.save_page(crawl_key, cursor, records, finished, scope.key)
-                fetched += len(records)
-                bar.update(len(records))
+                if held and (
+                    finished or len(pending) >= OVERFLOW_BATCH or held_pages >= MAX_HELD_PAGES
+                ):
+                    complete.extend(self._complete_held(scope, held, pending))
+                    held_pages = 0
+                # Issues still waiting for their overflow are not saved yet: the saved cursor
+                # stays before the page that brought them, so a killed run fetches them again.
+                self.store.save_page(
+                    crawl_key, held_from if held else cursor, complete, finished, scope.key
+                )
+                fetched += len(complete)
+                bar.update(len(complete))
                 self._postfix(bar)
                 if finished:
                     return fetched
         finally:
             bar.close()
 
+    def _complete_held(
+        self, scope: Scope, held: dict, pending: dict[int, str | None]
+    ) -> list[dict]:
+        """Fetch the overflow of every held issue (batched) and return their finished records."""
+        events = {number: list(evidence) for number, (_, evidence) in held.items()}
+        self._fill_timelines(scope, events, pending)
+        records = [
+            normalize.from_graphql(scope.repository, node, events[number])
+            for number, (node, _) in sorted(held.items())
+        ]
+        held.clear()
+        pending.clear()
+        return records
+
     def _fill_timelines(
         self, scope: Scope, events: dict[int, list], overflow: dict[int, str | None]
     ) -> None:
-        """Fetch the rest of long evidence timelines, up to 20 issues per request."""
+        """Fetch the rest of long evidence timelines, up to 25 issues per request."""
         pending = dict(overflow)
         while pending:
             batch = sorted(pending)[:OVERFLOW_BATCH]

@@ -124,6 +124,7 @@ def issues_by_number(count: int, timeline: int = 100) -> str:
         "...IssueFields "
         f"timelineItems(first: {timeline}, itemTypes: " + EVIDENCE_TYPES + ") "
         "{{ pageInfo {{ hasNextPage endCursor }} nodes {{ ...Evidence }} }} "
-        "commentList: comments(first: 100) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ ...CommentFields }} }}"
+        "commentList: comments(first: 100) "
+        "{{ pageInfo {{ hasNextPage endCursor }} nodes {{ ...CommentFields }} }}"
     )
     return _batched(per_issue, count, "", EVIDENCE_FRAGMENTS + ISSUE_FRAGMENT + COMMENT_FRAGMENT)

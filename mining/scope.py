@@ -97,6 +97,8 @@ def resolve(
         )
     scopes = [PRESETS[p] for p in presets]
     for repository in repositories:
+        if not REPOSITORY.match(repository):
+            raise ConvfailError(f"not a repository name: {repository!r}", "write it as OWNER/NAME")
         preset = next((p for p in PRESETS.values() if p.repository == repository), None)
         scopes.append(
             Scope(

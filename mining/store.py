@@ -151,9 +151,11 @@ class Store:
         with self.db:
             self._upsert(records)
             self.db.execute(
-                "INSERT INTO crawls (crawl_key, cursor, pages, max_updated, finished) VALUES (?, ?, 1, ?, ?)"
-                " ON CONFLICT (crawl_key) DO UPDATE SET cursor = excluded.cursor, pages = pages + 1,"
-                " max_updated = MAX(max_updated, excluded.max_updated), finished = excluded.finished",
+                "INSERT INTO crawls (crawl_key, cursor, pages, max_updated, finished)"
+                " VALUES (?, ?, 1, ?, ?) ON CONFLICT (crawl_key) DO UPDATE SET"
+                " cursor = excluded.cursor, pages = pages + 1,"
+                " max_updated = MAX(max_updated, excluded.max_updated),"
+                " finished = excluded.finished",
                 (crawl_key, cursor, newest, int(finished)),
             )
             if finished:
@@ -162,7 +164,8 @@ class Store:
                 ).fetchone()
                 if seen:
                     self.db.execute(
-                        "INSERT INTO watermarks (scope_key, updated_at) VALUES (?, ?) ON CONFLICT (scope_key)"
+                        "INSERT INTO watermarks (scope_key, updated_at) VALUES (?, ?)"
+                        " ON CONFLICT (scope_key)"
                         " DO UPDATE SET updated_at = MAX(updated_at, excluded.updated_at)",
                         (scope_key, seen),
                     )
@@ -178,7 +181,8 @@ class Store:
     def set_watermark(self, scope_key: str, updated_at: str) -> None:
         with self.db:
             self.db.execute(
-                "INSERT INTO watermarks (scope_key, updated_at) VALUES (?, ?) ON CONFLICT (scope_key)"
+                "INSERT INTO watermarks (scope_key, updated_at) VALUES (?, ?)"
+                " ON CONFLICT (scope_key)"
                 " DO UPDATE SET updated_at = MAX(updated_at, excluded.updated_at)",
                 (scope_key, updated_at),
             )
@@ -192,6 +196,7 @@ class Store:
             return
         with self.db:
             self.db.execute(
-                "INSERT INTO etags (target, etag) VALUES (?, ?) ON CONFLICT (target) DO UPDATE SET etag = excluded.etag",
+                "INSERT INTO etags (target, etag) VALUES (?, ?)"
+                " ON CONFLICT (target) DO UPDATE SET etag = excluded.etag",
                 (target, etag),
             )

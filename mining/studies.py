@@ -185,7 +185,7 @@ def write_sample(
     ):
         raise DatasetError(
             f"study '{name}' already has labels for a different sample ({folder})",
-            "choose a new study name, or sample with the seed and inputs recorded in its study.yaml",
+            "choose a new study name, or sample with the seed and inputs in its study.yaml",
         )
     population_text = csv_text(snapshot)
     settings = {

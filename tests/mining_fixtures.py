@@ -26,7 +26,9 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CONVFAIL_HOME", str(root))
     monkeypatch.setenv("CONVFAIL_REFERENCE", str(reference))
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
-    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no `gh` on the path: the token comes from env only
+    monkeypatch.setenv(
+        "PATH", "/usr/bin:/bin"
+    )  # no `gh` on the path: the token comes from env only
     return root
 
 

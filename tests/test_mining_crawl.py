@@ -11,8 +11,8 @@ import pytest
 
 from mining.errors import RateLimitExhausted, ReplayMiss
 from mining.scope import PRESETS, Scope
-from mining.testing.model import Event, Source
 from mining.testing.harness import TOKEN, make_miner
+from mining.testing.model import Event, Source
 
 pytest_plugins = ["mining_fixtures"]
 TF = PRESETS["tf2onnx"]
@@ -24,7 +24,9 @@ def lines(path: Path) -> list[dict]:
 
 def expected_numbers(fake, scope: Scope) -> list[int]:
     repo = fake.repos[scope.repository]
-    return sorted(n for n, i in repo.issues.items() if i.state == scope.state or scope.state == "all")
+    return sorted(
+        n for n, i in repo.issues.items() if i.state == scope.state or scope.state == "all"
+    )
 
 
 def test_full_crawl_paginates_and_keeps_every_event(fake, tmp_path: Path) -> None:
@@ -37,8 +39,11 @@ def test_full_crawl_paginates_and_keeps_every_event(fake, tmp_path: Path) -> Non
     busy = [r for r in records if len(r["events"]) > 25]
     assert busy, "the population has long timelines"
     for r in records:
-        truth = [e for e in repo.issues[r["number"]].events
-                 if e.kind in {"closed", "referenced", "cross-referenced", "connected"}]
+        truth = [
+            e
+            for e in repo.issues[r["number"]].events
+            if e.kind in {"closed", "referenced", "cross-referenced", "connected"}
+        ]
         assert len(r["events"]) == len(truth), r["number"]
     assert report.dataset.read_text().endswith("\n")
 
@@ -70,16 +75,19 @@ def test_primary_limit_waits_for_reset(fake, tmp_path: Path) -> None:
 
 
 def test_no_wait_stops_cleanly_and_the_next_run_resumes(fake, tmp_path: Path) -> None:
-    miner = make_miner(fake, tmp_path, page_size=50, no_wait=True)
+    # a window of 100 events: no overflow, so every page is saved as soon as it arrives
+    miner = make_miner(fake, tmp_path, page_size=50, no_wait=True, timeline_window=100)
     fake.inject("primary", path="/graphql", skip=2)
-    with pytest.raises(RateLimitExhausted, match="resumes|again later"):
+    with pytest.raises(RateLimitExhausted, match=r"resumes|again later"):
         miner.crawl(TF)
-    assert 50 <= miner.store.count(TF.repository) < len(expected_numbers(fake, TF))
+    assert miner.store.count(TF.repository) == 100
     fake.reset_log()
-    report = make_miner(fake, tmp_path, page_size=50).crawl(TF)
+    report = make_miner(fake, tmp_path, page_size=50, timeline_window=100).crawl(TF)
     assert [r["number"] for r in lines(report.dataset)] == expected_numbers(fake, TF)
     first_pages = [r for r in fake.log if b"IssuesPage" in r.body and b'"after":null' in r.body]
-    assert first_pages == [], "the second run resumed after the saved pages instead of starting over"
+    assert first_pages == [], (
+        "the second run resumed after the saved pages instead of starting over"
+    )
 
 
 def test_incremental_rerun_fetches_only_changes(fake, tmp_path: Path) -> None:
@@ -93,7 +101,12 @@ def test_incremental_rerun_fetches_only_changes(fake, tmp_path: Path) -> None:
     repo = fake.repos[TF.repository]
     number = max(n for n, i in repo.issues.items() if i.state == "closed")
     repo.issues[number].events.append(
-        Event("cross-referenced", "2030-01-01T00:00:00Z", source=Source(TF.repository, 4242, True, "merged")))
+        Event(
+            "cross-referenced",
+            "2030-01-01T00:00:00Z",
+            source=Source(TF.repository, 4242, True, "merged"),
+        )
+    )
     repo.touch(number, "2030-01-01T00:00:00Z")
     changed = miner.crawl(TF)
     assert changed.fetched >= 1 and changed.requests <= 3
@@ -106,10 +119,14 @@ def test_full_rescan_sees_evidence_that_did_not_bump_updated_at(fake, tmp_path: 
     miner.crawl(TF)
     repo = fake.repos[TF.repository]
     number = min(n for n, i in repo.issues.items() if i.state == "closed")
-    repo.issues[number].events.append(Event("connected", "2019-01-01T00:00:00Z", source=Source(TF.repository, 7)))
+    repo.issues[number].events.append(
+        Event("connected", "2019-01-01T00:00:00Z", source=Source(TF.repository, 7))
+    )
     assert miner.crawl(TF).fetched == 0
     miner.crawl(TF, full=True)
-    record = next(r for r in lines(miner.folder / "onnx__tensorflow-onnx.jsonl") if r["number"] == number)
+    record = next(
+        r for r in lines(miner.folder / "onnx__tensorflow-onnx.jsonl") if r["number"] == number
+    )
     assert "connected" in record["fix_rules"]["issta24"]
 
 
@@ -139,7 +156,9 @@ def test_replay_is_byte_identical_and_offline(fake, tmp_path: Path) -> None:
         other.crawl(TF)
 
 
-def test_token_never_in_archive_logs_or_errors(fake, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_token_never_in_archive_logs_or_errors(
+    fake, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     fake.inject("502", path="/graphql")
     fake.inject("secondary", path="/graphql")

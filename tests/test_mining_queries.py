@@ -24,7 +24,11 @@ def test_query_is_valid_against_github_schema(name: str) -> None:
 
 def test_validation_catches_what_github_would_reject() -> None:
     # PullRequest.state and Issue.state have different types: GitHub refuses them unaliased.
-    broken = queries.ISSUES_PAGE.replace("prState: state", "state").replace("issueState: state", "state")
+    broken = queries.ISSUES_PAGE.replace("prState: state", "state").replace(
+        "issueState: state", "state"
+    )
     messages = " ".join(e.message for e in query_errors(broken))
     assert "conflict" in messages
-    assert query_errors("{ repository(owner: \"a\", name: \"b\") { issues(first: 1) { nodes { nope } } } }")
+    assert query_errors(
+        '{ repository(owner: "a", name: "b") { issues(first: 1) { nodes { nope } } } }'
+    )

@@ -30,8 +30,16 @@ def run_cli(*args: str, env: dict[str, str] | None = None):
 
 
 def mine_tf2onnx(project: Path, fake: FakeGitHub) -> list[dict]:
-    result = run_cli("mine", "issues", "--preset", "tf2onnx", "--api-url", fake.url, "-q",
-                     env={"GITHUB_TOKEN": TOKEN})
+    result = run_cli(
+        "mine",
+        "issues",
+        "--preset",
+        "tf2onnx",
+        "--api-url",
+        fake.url,
+        "-q",
+        env={"GITHUB_TOKEN": TOKEN},
+    )
     assert result.exit_code == 0, result.output
     path = project / "data" / "issues" / "onnx__tensorflow-onnx.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()]
@@ -75,10 +83,20 @@ def test_hydrate_issta24_fills_mined_data_without_rewriting_labels(project: Path
     for repository, group in issues.groupby("repository"):
         numbers = sorted(int(n) for n in group["number"])
         fake.add_repo(generate_repo(str(repository), len(numbers), seed=3, numbers=numbers[1:]))
-    missing_number = int(issues[issues["repository"] == "pytorch/pytorch"]["number"].astype(int).min())
+    missing_number = int(
+        issues[issues["repository"] == "pytorch/pytorch"]["number"].astype(int).min()
+    )
     with fake:
-        result = run_cli("mine", "hydrate", "--study", "issta24", "--api-url", fake.url, "-q",
-                         env={"GITHUB_TOKEN": TOKEN})
+        result = run_cli(
+            "mine",
+            "hydrate",
+            "--study",
+            "issta24",
+            "--api-url",
+            fake.url,
+            "-q",
+            env={"GITHUB_TOKEN": TOKEN},
+        )
     assert result.exit_code == 0, result.output
     assert f"not found: {missing_number}" in result.output
     after = {p.relative_to(target): p.read_bytes() for p in target.rglob("*") if p.is_file()}
@@ -87,9 +105,15 @@ def test_hydrate_issta24_fills_mined_data_without_rewriting_labels(project: Path
     mined["number"] = mined["number"].astype(int)
     assert len(mined) == len(issues) - 2  # the first issue of each repository does not exist
     assert (mined["hydrated"] == "true").all()
-    records = [json.loads(line) for line in (project / "data" / "issues" / "pytorch__pytorch.jsonl").read_text()
-               .splitlines()]
-    assert all(r["comments"] is not None and len(r["comments"]) == r["comment_count"] for r in records)
+    records = [
+        json.loads(line)
+        for line in (project / "data" / "issues" / "pytorch__pytorch.jsonl")
+        .read_text()
+        .splitlines()
+    ]
+    assert all(
+        r["comments"] is not None and len(r["comments"]) == r["comment_count"] for r in records
+    )
     study = load_study("issta24")
     merged = study.issues.merge(mined, on=["repository", "number"], suffixes=("", "_mined"))
     assert (merged["created_at"] == merged["created_at_mined"].str[:10]).all()
@@ -108,12 +132,19 @@ def test_validate_reports_precision_and_recall(project: Path, fake, tmp_path: Pa
     judged[flipped_positive] = False  # the filter keeps it, the judge says no fix: a false positive
     judged[flipped_negative] = True  # the filter drops it, the judge saw a fix: a false negative
     file = tmp_path / "judgements.csv"
-    pd.DataFrame({"repository": [r["repository"] for r in records], "number": [r["number"] for r in records],
-                  "fixed": ["yes" if j else "no" for j in judged]}).to_csv(file, index=False)
+    pd.DataFrame(
+        {
+            "repository": [r["repository"] for r in records],
+            "number": [r["number"] for r in records],
+            "fixed": ["yes" if j else "no" for j in judged],
+        }
+    ).to_csv(file, index=False)
     result = run_cli("mine", "validate", "--judgements", str(file), "--rules", "issta24")
     assert result.exit_code == 0, result.output
     positives = sum(truth)
     precision = (positives - 1) / positives
     recall = (positives - 1) / positives
-    row = [line for line in result.output.splitlines() if line.strip().startswith("all")][0].split()
+    row = next(
+        line for line in result.output.splitlines() if line.strip().startswith("all")
+    ).split()
     assert float(row[7]) == round(precision, 3) and float(row[8]) == round(recall, 3)

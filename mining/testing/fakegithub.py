@@ -265,7 +265,7 @@ class _Handler(BaseHTTPRequestHandler):
             "x-ratelimit-limit": str(bucket.limit),
             "x-ratelimit-remaining": str(max(0, bucket.limit - bucket.used)),
             "x-ratelimit-used": str(bucket.used),
-            "x-ratelimit-reset": str(int(math.ceil(bucket.reset))),
+            "x-ratelimit-reset": str(math.ceil(bucket.reset)),
             "x-ratelimit-resource": resource,
         }
 
@@ -338,7 +338,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send(
                 status,
                 {
-                    "message": "You have exceeded a secondary rate limit. Please wait a few minutes "
+                    "message": "You have exceeded a secondary rate limit. "
+                    "Please wait a few minutes "
                     "before you try again.",
                     "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
                 },

@@ -206,7 +206,10 @@ def generate_repo(
             Issue(
                 number=number,
                 title=f"Issue {number} of {full_name}: export fails for op {rng.randint(1, 200)}",
-                body=f"Converting a model fails.\n\n```\nTraceback (most recent call last):\n  line {number}\n```\n",
+                body=(
+                    "Converting a model fails.\n\n```\nTraceback (most recent call last):\n"
+                    f"  line {number}\n```\n"
+                ),
                 created_at=iso(created),
                 updated_at=iso(updated),
                 state="closed" if closed else "open",

@@ -340,10 +340,11 @@ def rest_comment(repo: Repo, issue: Issue, comment: Comment, api: str) -> dict:
 
 
 def rest_source(source: Source, api: str) -> dict:
+    kind = "pull" if source.is_pull_request else "issues"
     issue = {
         "number": source.number,
         "state": "open" if source.state == "open" else "closed",
-        "html_url": f"{WEB}/{source.repository}/{'pull' if source.is_pull_request else 'issues'}/{source.number}",
+        "html_url": f"{WEB}/{source.repository}/{kind}/{source.number}",
         "repository": {"full_name": source.repository, "name": source.repository.split("/")[1]},
     }
     if source.is_pull_request:

@@ -24,6 +24,7 @@ from convfail.paths import studies_dir, study_dir
 from convfail.records import ISSUE_COLUMNS, ISSUE_KEY, LABEL_COLUMNS, LABEL_DIMENSIONS
 
 FINAL_RATER = "final"
+MINED_FILE = "mined.csv"
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -127,6 +128,7 @@ def load_study(name: str, codebook: Codebook | None = None, root: Path | None = 
     )
     issues = read_csv(path / "issues.csv", ISSUE_COLUMNS)
     issues["number"] = issues["number"].astype(int)
+    issues = apply_mined_dates(issues, path / MINED_FILE)
     duplicated = issues[issues.duplicated(ISSUE_KEY, keep=False)]
     if not duplicated.empty:
         first = duplicated.iloc[0]
@@ -149,6 +151,25 @@ def load_study(name: str, codebook: Codebook | None = None, root: Path | None = 
             )
         labels[file.stem] = frame
     return Study(name=name, path=path, settings=settings or {}, issues=issues, labels=labels)
+
+
+def apply_mined_dates(issues: pd.DataFrame, mined_file: Path) -> pd.DataFrame:
+    """Creation dates from a study's ``mined.csv`` (written by ``convfail mine``) win.
+
+    A date read from GitHub's API supersedes the one shipped in ``issues.csv``; the file itself
+    is never rewritten, so labels and provenance stay as imported.
+    """
+    if not mined_file.is_file():
+        return issues
+    mined = read_csv(mined_file, [*ISSUE_KEY, "created_at"])
+    rows = zip(mined["repository"], mined["number"], mined["created_at"], strict=True)
+    dates = {(repo, int(number)): created[:10] for repo, number, created in rows if created}
+    issues = issues.copy()
+    for index, key in enumerate(zip(issues["repository"], issues["number"], strict=True)):
+        if key in dates:
+            issues.iloc[index, issues.columns.get_loc("created_at")] = dates[key]
+            issues.iloc[index, issues.columns.get_loc("created_at_source")] = "mined"
+    return issues
 
 
 def validate_labels(frame: pd.DataFrame, codebook: Codebook, file: Path | str) -> None:
@@ -180,7 +201,9 @@ def label_frame(rows: list[Mapping[str, object]]) -> pd.DataFrame:
 __all__ = [
     "FINAL_RATER",
     "LABEL_DIMENSIONS",
+    "MINED_FILE",
     "Study",
+    "apply_mined_dates",
     "atomic_write_text",
     "csv_text",
     "label_frame",

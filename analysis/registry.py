@@ -26,6 +26,7 @@ ANALYSIS_MODULES = [
     "analysis.failure_tables",
     "analysis.agreement_tables",
     "analysis.rq4_outcomes",
+    "analysis.rq4_sequences",
 ]
 
 

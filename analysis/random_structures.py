@@ -3,8 +3,9 @@
 The sequence analysis needs thousands of graph structures to be benchmarked and constructed
 examples with a known answer to be tested; converting real models for that would take hours.
 A structure here grows node by node like :mod:`difftest.synthetic` graphs do: each node reads
-one or two recent tensors, and tensors nobody reads become graph outputs. A *motif* (a list of
-op types) can be planted as a chain at a random point, so a test knows which models hold it.
+one or two recent tensors (the newest most often, so graphs are deep), and tensors nobody reads
+become graph outputs. A *motif* (a list of op types) can be planted as a chain at a random
+point, so a test knows which models hold it.
 """
 
 from __future__ import annotations
@@ -86,7 +87,10 @@ def random_structure(
         else:
             arity = 2 if op in BINARY else 1
             recent = tensors[-WINDOW:]
-            picks = rng.choice(len(recent), size=min(arity, len(recent)), replace=False)
+            weights = 2.0 ** np.arange(len(recent))  # the newest tensor is the likeliest
+            picks = rng.choice(
+                len(recent), size=min(arity, len(recent)), replace=False, p=weights / weights.sum()
+            )
             inputs = [recent[int(i)] for i in picks]
         out = f"t{index}"
         nodes.append(

@@ -76,7 +76,12 @@ def random_structure(
     """A structure of ``n_nodes`` random nodes (plus the nodes of every planted motif)."""
     plan: list[tuple[str, bool]] = [(str(rng.choice(ops)), False) for _ in range(n_nodes)]
     for motif in motifs:
-        at = int(rng.integers(0, len(plan) + 1))
+        free = [
+            at
+            for at in range(len(plan) + 1)
+            if at in (0, len(plan)) or not (plan[at - 1][1] and plan[at][1])
+        ]  # never inside another motif
+        at = int(rng.choice(free))
         plan[at:at] = [(op, True) for op in motif]
     tensors = ["x"]
     consumed: set[str] = set()

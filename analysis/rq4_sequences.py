@@ -25,7 +25,7 @@ from analysis.onnx_corpus import backend_corpus
 from analysis.plotting import PAPER_WIDTH_IN
 from analysis.published import published_cells
 from analysis.registry import AnalysisContext, ArtifactResult, artifact
-from analysis.sequence_analysis import ALL, MicroResult, Settings, TestSuite, analyse
+from analysis.sequence_analysis import ALL, MicroResult, Settings, SuiteSequences, analyse
 from convfail.errors import ConvfailError
 from convfail.paths import data_dir
 
@@ -43,17 +43,17 @@ def _stamp(root: Path) -> tuple:
     return tuple((str(p), (p / "results.jsonl").stat().st_mtime_ns) for p in graph_campaigns(root))
 
 
-def default_suite(settings: Settings) -> TestSuite:
+def default_suite(settings: Settings) -> SuiteSequences:
     """The onnx backend test models, or an absent suite saying why."""
     try:
         graphs = backend_corpus()
     except ConvfailError as exc:
-        return TestSuite.absent(f"no test-suite corpus ({exc})")
-    return TestSuite.from_graphs("onnx backend test models", graphs, settings)
+        return SuiteSequences.absent(f"no test-suite corpus ({exc})")
+    return SuiteSequences.from_graphs("onnx backend test models", graphs, settings)
 
 
 @cache
-def _analysed(root: str, stamp: tuple) -> tuple[list[MicroResult], TestSuite, list[str]]:
+def _analysed(root: str, stamp: tuple) -> tuple[list[MicroResult], SuiteSequences, list[str]]:
     settings = Settings()
     suite = default_suite(settings)
     results, names = [], []
@@ -64,7 +64,7 @@ def _analysed(root: str, stamp: tuple) -> tuple[list[MicroResult], TestSuite, li
     return results, suite, names
 
 
-def campaign_results() -> tuple[MicroResult, TestSuite, list[str]]:
+def campaign_results() -> tuple[MicroResult, SuiteSequences, list[str]]:
     """Every graph campaign analysed (cached per data state), concatenated."""
     root = _difftest_dir()
     results, suite, names = _analysed(str(root), _stamp(root))
@@ -112,7 +112,7 @@ def _number(row) -> str:
     return "n/a" if pd.isna(value) else f"{value:g}"
 
 
-def _data_notes(result: MicroResult, suite: TestSuite, names: list[str]) -> list[str]:
+def _data_notes(result: MicroResult, suite: SuiteSequences, names: list[str]) -> list[str]:
     t12 = result.table12
     counts = t12[t12["metric"].isin(["models_mismatching", "models_correct"])]
     small = counts[(counts["ours"] < FEW) & (counts["group"] == ALL)]

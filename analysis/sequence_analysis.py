@@ -49,7 +49,7 @@ class Settings:
 
 
 @dataclass
-class TestSuite:
+class SuiteSequences:
     """Operators and k-grams of a test-suite corpus (``None`` members when there is none)."""
 
     name: str
@@ -58,7 +58,9 @@ class TestSuite:
     grams: set | None
 
     @classmethod
-    def from_graphs(cls, name: str, graphs: dict[str, OpGraph], settings: Settings) -> TestSuite:
+    def from_graphs(
+        cls, name: str, graphs: dict[str, OpGraph], settings: Settings
+    ) -> SuiteSequences:
         ops: set[str] = set()
         grams: set = set()
         for g in graphs.values():
@@ -67,7 +69,7 @@ class TestSuite:
         return cls(name, len(graphs), ops, grams)
 
     @classmethod
-    def absent(cls, reason: str) -> TestSuite:
+    def absent(cls, reason: str) -> SuiteSequences:
         return cls(reason, 0, None, None)
 
 
@@ -115,7 +117,7 @@ def _names(features: list, indices: np.ndarray) -> list[str]:
 
 
 def _table15_rows(
-    index: SequenceIndex, mis: np.ndarray, cor: np.ndarray, suite: TestSuite
+    index: SequenceIndex, mis: np.ndarray, cor: np.ndarray, suite: SuiteSequences
 ) -> list[tuple[str, int | None, str]]:
     in_mis = set(_names(index.features, np.flatnonzero(index.counts(mis) > 0)))
     in_cor = set(_names(index.features, np.flatnonzero(index.counts(cor) > 0)))
@@ -136,7 +138,7 @@ def _table15_rows(
 
 
 def _table12_rows(
-    features: _Features, mis: np.ndarray, cor: np.ndarray, suite: TestSuite, settings: Settings
+    features: _Features, mis: np.ndarray, cor: np.ndarray, suite: SuiteSequences, settings: Settings
 ) -> list[tuple[str, str, float | None]]:
     sets = features.gram_sets
     mismatching = {k: sets[i] for i, k in enumerate(features.keys) if mis[i]}
@@ -225,7 +227,7 @@ def _tests_rows(
 
 
 def analyse(
-    models: CampaignModels, suite: TestSuite, settings: Settings | None = None
+    models: CampaignModels, suite: SuiteSequences, settings: Settings | None = None
 ) -> MicroResult:
     """Tables 12, 15 and the tests for every group and tolerance of one campaign."""
     settings = settings or Settings()

@@ -90,6 +90,8 @@ class _Features:
     grams: SequenceIndex
     gram_sets: list[set]
     paths: np.ndarray
+    op_names: list[str]
+    gram_names: list[str]
 
 
 def _features(models: CampaignModels, settings: Settings) -> _Features:
@@ -99,7 +101,8 @@ def _features(models: CampaignModels, settings: Settings) -> _Features:
     gram_sets = [kgrams(g, settings.kmin, settings.kmax) for g in graphs]
     grams = SequenceIndex.build(keys, gram_sets)
     paths = np.array([count_paths(g) for g in graphs], dtype=object)
-    return _Features(keys, ops, grams, gram_sets, paths)
+    gram_names = [fmt(f) for f in grams.features]
+    return _Features(keys, ops, grams, gram_sets, paths, list(ops.features), gram_names)
 
 
 def _groups(frame: pd.DataFrame) -> list[tuple[str, np.ndarray]]:
@@ -178,8 +181,11 @@ def _tests_rows(
     parts = []
     n_mis, n_cor = int(mis.sum()), int(cor.sum())
     tested_sequences = pd.DataFrame()
-    for kind, index in (("operator", features.ops), ("sequence", features.grams)):
-        names = [fmt(f) if isinstance(f, tuple) else f for f in index.features]
+    kinds = (
+        ("operator", features.ops, features.op_names),
+        ("sequence", features.grams, features.gram_names),
+    )
+    for kind, index, names in kinds:
         result = fisher_tests(
             index.counts(mis),
             index.counts(cor),
@@ -206,7 +212,7 @@ def _tests_rows(
     else:
         chosen = mis | cor
         top = tested_sequences["feature"].head(TOP_SEQUENCES_IN_LOGIT).tolist()
-        column_of = {fmt(f): j for j, f in enumerate(features.grams.features)}
+        column_of = {name: j for j, name in enumerate(features.gram_names)}
         rows = np.flatnonzero(chosen)
         sub = features.grams.matrix[rows]
         covariates = pd.DataFrame(

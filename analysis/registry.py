@@ -29,6 +29,7 @@ ANALYSIS_MODULES = [
     "analysis.rq3_failures",
     "analysis.survey_artifacts",
     "analysis.rq4_outcomes",
+    "analysis.rq4_sequences",
 ]
 
 

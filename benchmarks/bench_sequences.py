@@ -1,0 +1,168 @@
+"""RQ4 micro analysis at campaign scale: the k-gram method vs. the paper's pairwise method.
+
+Writes a synthetic campaign of ``--models`` graph structures (15–100 nodes, step 5, three
+converters, two tolerances, a planted motif so the tests have something to find) into a
+temporary folder, then times the full analysis as ``convfail reproduce`` runs it: reading
+results and graph files, k-gram indexing, every Table 12/15 question for every group and
+tolerance, the Fisher/BH tests and the regressions. The exact pairwise method is timed on a
+subsample of models (up to 40 random paths each), and its cost for the whole campaign is
+extrapolated from the number of path pairs it would compare (true path counts, no cap, as the
+paper enumerated every path).
+Target: under 60 s on 2 cores for >= 3,000 models.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from analysis.campaign_graphs import label_column, load_campaign_models
+from analysis.onnx_corpus import backend_corpus
+from analysis.random_structures import random_structure
+from analysis.sequence_analysis import Settings, SuiteSequences, analyse
+from analysis.sequence_pairwise import PairwiseComparer, pairwise_compare
+from analysis.sequences import PATH_CAP, count_paths, enumerate_paths
+
+CONVERTERS = ("torchscript", "dynamo", "tf2onnx")
+SIZES = range(15, 101, 5)
+MOTIF = ("Erf", "Softplus", "ReduceMax")
+PATHS_PER_MODEL = 40
+
+
+def write_campaign(root: Path, models: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    (root / "graphs").mkdir(parents=True)
+    (root / "campaign.yaml").write_text("name: bench\n")
+    lines = []
+    for i in range(models):
+        converter = CONVERTERS[i % len(CONVERTERS)]
+        n = int(rng.choice(list(SIZES)))
+        planted = rng.random() < 0.15
+        p_mismatch = 0.15 + 0.3 * (n / 100) + (0.35 if planted else 0.0)
+        strict = bool(rng.random() < p_mismatch + 0.3)
+        loose = strict and bool(rng.random() < p_mismatch / (p_mismatch + 0.3))
+        model_id = f"bench-n{n:03d}-{i:05d}"
+        name = f"graphs/{model_id}--{converter}.json"
+        motifs = (MOTIF,) if planted else ()
+        structure = random_structure(rng, n - 3 * planted, model_id, converter, motifs)
+        (root / name).write_text(json.dumps(structure, sort_keys=True) + "\n")
+        record = {
+            "model_id": model_id,
+            "converter": converter,
+            "outcome": "mismatch" if strict else "success",
+            "graph_file": name,
+            "comparison": {"mismatch": {"1e-07": strict, "0.001": loose}},
+        }
+        lines.append(json.dumps(record, sort_keys=True))
+    (root / "results.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def _sample(paths: list, rng: np.random.Generator, keep: int = PATHS_PER_MODEL) -> list:
+    """A random sample of a model's paths: the cost per path pair is what is measured."""
+    if len(paths) <= keep:
+        return paths
+    return [paths[i] for i in sorted(rng.choice(len(paths), keep, replace=False))]
+
+
+def pairwise_extrapolation(models, suite_graphs, subsample: int, seed: int) -> dict:
+    """Time the exact pairwise method on ``subsample`` models per side of one group and
+    extrapolate to every group and tolerance of the campaign."""
+    rng = np.random.default_rng(seed)
+    frame = models.frame
+    strict = label_column("1e-07")
+    group = frame[frame["converter"] == CONVERTERS[0]]
+    mis = list(rng.choice(group[group[strict]]["key"], subsample, replace=False))
+    cor = list(rng.choice(group[~group[strict]]["key"], subsample, replace=False))
+    suite_keys = sorted(suite_graphs)[:: max(1, len(suite_graphs) // subsample)][:subsample]
+    paths = {k: _sample(enumerate_paths(models.graphs[k])[0], rng) for k in mis + cor}
+    tests = [p for k in suite_keys for p in _sample(enumerate_paths(suite_graphs[k])[0], rng)]
+    comparer = PairwiseComparer()
+    start = time.perf_counter()
+    pairwise_compare({k: paths[k] for k in mis}, {k: paths[k] for k in cor}, tests, comparer)
+    seconds = time.perf_counter() - start
+    per_pair = seconds / comparer.comparisons
+    counts = {k: count_paths(g) for k, g in models.graphs.items()}
+    suite_paths = sum(count_paths(g) for g in suite_graphs.values())
+    total = _campaign_pairs(frame, models.tolerances, counts, suite_paths)
+    capped = _campaign_pairs(
+        frame,
+        models.tolerances,
+        {k: min(n, PATH_CAP) for k, n in counts.items()},
+        sum(min(count_paths(g), PATH_CAP) for g in suite_graphs.values()),
+    )
+    return {
+        "sample_seconds": seconds,
+        "sample_pairs": comparer.comparisons,
+        "per_pair_us": per_pair * 1e6,
+        "campaign_pairs": total,
+        "campaign_seconds": float(total) * per_pair,
+        "capped_seconds": float(capped) * per_pair,
+    }
+
+
+def _campaign_pairs(frame, tolerances, counts: dict, suite_paths: int) -> int:
+    """Path pairs the pairwise method compares for every group and tolerance."""
+    total = 0
+    for tolerance in tolerances:
+        label = frame[label_column(tolerance)]
+        groups = [frame["converter"] == c for c in CONVERTERS] + [frame["converter"].notna()]
+        for members in groups:
+            m = [counts[k] for k in frame.loc[members & label, "key"]]
+            c = [counts[k] for k in frame.loc[members & ~label, "key"]]
+            sm, sc, sq = sum(m), sum(c), sum(x * x for x in m)
+            # self pairs, mismatching pairs, mismatching x correct, mismatching x test suite
+            total += sq + (sm * sm - sq) // 2 + sm * sc + sm * suite_paths
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--models", type=int, default=3000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--subsample", type=int, default=6, help="models per side, pairwise")
+    args, _ = parser.parse_known_args()
+    settings = Settings()
+    start = time.perf_counter()
+    suite_graphs = backend_corpus()
+    suite = SuiteSequences.from_graphs("onnx backend tests", suite_graphs, settings)
+    suite_seconds = time.perf_counter() - start
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "bench"
+        start = time.perf_counter()
+        write_campaign(root, args.models, args.seed)
+        generate = time.perf_counter() - start
+        start = time.perf_counter()
+        models = load_campaign_models(root)
+        loaded = time.perf_counter() - start
+        result = analyse(models, suite, settings)
+        fast = time.perf_counter() - start
+        nodes = models.frame["nodes"]
+        tested = result.tests[result.tests["test"] == "fisher"]
+        print(
+            f"campaign: {len(models.frame)} models, {nodes.min()}-{nodes.max()} nodes "
+            f"(written in {generate:.1f} s); test suite {suite.models} models "
+            f"({suite_seconds:.1f} s, cached after the first run)"
+        )
+        print(
+            f"fast k-gram analysis (read + index + Tables 12/15 + tests, 4 groups x 2 "
+            f"tolerances): {fast:.1f} s (reading {loaded:.1f} s); "
+            f"{int(tested['significant'].astype(bool).sum())} significant features"
+        )
+        slow = pairwise_extrapolation(models, suite_graphs, args.subsample, args.seed)
+    print(
+        f"exact pairwise method: {slow['sample_pairs']:,} path pairs in "
+        f"{slow['sample_seconds']:.1f} s ({slow['per_pair_us']:.1f} us/pair); the campaign "
+        f"needs {slow['campaign_pairs']:.3g} path pairs = {slow['campaign_seconds']:.3g} s "
+        f"({slow['campaign_seconds'] / 86400:.3g} days), {slow['campaign_seconds'] / fast:.3g}x "
+        f"the fast method; with paths capped at {PATH_CAP:,} per model: "
+        f"{slow['capped_seconds']:.3g} s, {slow['capped_seconds'] / fast:.3g}x"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""The registered RQ4 micro artifacts on the shipped fresh campaign, the test-suite corpus, and
+the notebook."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import onnx
+import pytest
+from nbclient import NotebookClient
+from onnx import TensorProto, helper
+
+from analysis.campaign_graphs import graph_campaigns
+from analysis.onnx_corpus import backend_corpus, corpus_graphs
+from analysis.registry import REGISTRY, AnalysisContext, artifacts
+from analysis.rq4_sequences import build_table12, build_table15, build_tests
+from analysis.sequences import count_paths, enumerate_paths, kgrams
+from convfail.paths import data_dir, project_root
+
+CAMPAIGNS = graph_campaigns(data_dir() / "difftest")
+needs_campaign = pytest.mark.skipif(not CAMPAIGNS, reason="no campaign with graph structures")
+
+
+def test_artifacts_are_registered_without_a_study():
+    ids = {a.id for a in artifacts()}
+    assert {"table12_sequences", "table15_operators", "rq4_sequence_tests"} <= ids
+    assert not any(REGISTRY[i].per_study for i in ("table12_sequences", "rq4_sequence_tests"))
+
+
+def test_an_onnx_folder_becomes_op_graphs(tmp_path):
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["a"]),
+        helper.make_node("Relu", ["a"], ["b"]),
+        helper.make_node("MaxPool", ["b"], ["y"], kernel_shape=[2, 2]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 4, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [helper.make_tensor("w", TensorProto.FLOAT, [1, 1, 1, 1], [1.0])],
+    )
+    (tmp_path / "suite").mkdir()
+    onnx.save(helper.make_model(graph), tmp_path / "suite" / "m.onnx")
+    graphs = corpus_graphs([tmp_path / "suite"], use_cache=False)
+    g = graphs["suite/m.onnx"]
+    assert enumerate_paths(g) == ([("Conv", "Relu", "MaxPool")], 0)
+    assert kgrams(g) == {("Conv", "Relu", "MaxPool")}
+
+
+@pytest.mark.slow
+def test_the_backend_corpus_holds_node_tests_and_model_folders():
+    graphs = backend_corpus()
+    assert sum(k.startswith("node/") for k in graphs) > 1000
+    assert any(k.startswith("pytorch-converted/") for k in graphs)
+    ops = {op for g in graphs.values() for op in g.ops}
+    assert {"Conv", "Relu", "Gemm", "Erf", "Where"} <= ops
+    assert sum(count_paths(g) for g in graphs.values()) > len(graphs)
+
+
+@pytest.fixture(scope="module")
+def built():
+    ctx = AnalysisContext()
+    return build_table12(ctx), build_table15(ctx), build_tests(ctx)
+
+
+def _ran_models(campaign, converter):
+    records = [
+        json.loads(line)
+        for line in (campaign / "results.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
+    return [
+        r
+        for r in records
+        if r["outcome"] in ("mismatch", "success")
+        and r.get("graph_file")
+        and (campaign / r["graph_file"]).is_file()
+        and r["converter"] == converter
+    ]
+
+
+@needs_campaign
+@pytest.mark.slow
+def test_table15_operator_sets_equal_difftest_op_counts(built):
+    _, t15, _ = built
+    campaign = CAMPAIGNS[0]
+    table = t15.table.set_index(["campaign", "group", "tolerance", "set"]).sort_index()
+    converter = "torchscript"
+    for tolerance in ("1e-07", "0.001"):
+        ran = _ran_models(campaign, converter)
+        if not ran:
+            pytest.skip(f"no {converter} models in {campaign.name}")
+        expected = {True: set(), False: set()}
+        for r in ran:
+            ops = json.loads((campaign / r["graph_file"]).read_text())["op_counts"]
+            expected[bool(r["comparison"]["mismatch"][tolerance])].update(ops)
+        row = table.loc[(campaign.name, converter, tolerance)]
+        assert row.loc["mismatching", "count"] == len(expected[True])
+        assert row.loc["correct", "count"] == len(expected[False])
+        assert set(row.loc["only_mismatching", "operators"].split()) == (
+            expected[True] - expected[False]
+        )
+
+
+@needs_campaign
+@pytest.mark.slow
+def test_tables_put_the_papers_numbers_beside_ours(built):
+    t12, t15, tests = built
+    table = t12.table
+    strict = table[table["tolerance"] == "1e-07"].set_index(["group", "metric", "form"])
+    if "all" in set(table["group"]):
+        assert strict.loc[("all", "models_sharing_unseen", "count"), "published"] == 312
+        assert strict.loc[("all", "models_mismatching", "count"), "published"] == 320
+    if "tf2onnx" in set(table["group"]):
+        assert strict.loc[("tf2onnx", "shared_with_tests", "minimal"), "published"] == 35
+    loose = table[table["tolerance"] == "0.001"]
+    assert loose["published"].isna().all()  # the paper's tolerance was 1e-7
+    counts = table[table["form"] == "count"].set_index(["group", "tolerance", "metric"])["ours"]
+    for (group, tolerance, metric), value in counts.items():
+        if metric == "models_sharing_unseen":
+            assert value <= counts[(group, tolerance, "models_with_unseen")]
+            assert value <= counts[(group, tolerance, "models_mismatching")]
+    published = t15.table.dropna(subset=["published"])
+    assert set(published["framework"]) <= {"torch", "tensorflow"}
+    assert any("Table 15" in n and "published 58" in n for n in t15.notes)
+    assert any("issta24-synthetic" in n for n in t12.notes)
+    assert any("operators:" in n and "sequences:" in n for n in tests.notes)
+    assert set(tests.figures) == {"fig_rq4_sequence_odds", "fig_rq4_operator_odds"}
+
+
+@needs_campaign
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_the_notebook_executes():
+    path = project_root() / "notebooks" / "rq4_sequences.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    NotebookClient(
+        notebook,
+        timeout=600,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    ).execute()
+    outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    text = "".join(
+        str(o.get("data", {}).get("text/plain", "")) + str(o.get("text", "")) for o in outputs
+    )
+    assert "models_sharing_unseen" in text and "operators:" in text
+    assert any("image/png" in o.get("data", {}) for o in outputs)

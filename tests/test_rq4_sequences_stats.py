@@ -1,0 +1,161 @@
+"""The statistics on a constructed campaign with a planted pattern, checked against scipy and
+statsmodels called directly."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
+
+from analysis.campaign_graphs import load_campaign_models
+from analysis.random_structures import random_structure
+from analysis.sequence_analysis import Settings, SuiteSequences, analyse
+from analysis.sequence_stats import fisher_p_values, fisher_tests, odds_ratios, size_logit
+from analysis.sequences import SequenceIndex, fmt, kgrams, op_graph
+
+PLANTED = ("PlantA", "PlantB", "PlantC")
+NEUTRAL = ("NeutA", "NeutB", "NeutC")
+N = 80  # mismatching models, and as many correct ones
+
+
+def write_campaign(root, rng):
+    """A campaign folder: the planted chain in 70% of mismatching and 10% of correct models,
+    the neutral one in half of each; returns the truth per model."""
+    (root / "graphs").mkdir(parents=True)
+    (root / "campaign.yaml").write_text("name: planted\n")
+    truth, lines = [], []
+    for i in range(2 * N):
+        mismatch = i < N
+        planted = rng.random() < (0.7 if mismatch else 0.1)
+        neutral = rng.random() < 0.5
+        motifs = tuple(m for m, on in ((PLANTED, planted), (NEUTRAL, neutral)) if on)
+        model_id = f"m{i:03d}"
+        s = random_structure(rng, int(rng.integers(15, 40)), model_id, "torchscript", motifs)
+        (root / "graphs" / f"{model_id}--torchscript.json").write_text(json.dumps(s))
+        lines.append(
+            json.dumps(
+                {
+                    "model_id": model_id,
+                    "converter": "torchscript",
+                    "outcome": "mismatch" if mismatch else "success",
+                    "graph_file": f"graphs/{model_id}--torchscript.json",
+                    "comparison": {"mismatch": {"1e-07": mismatch}},
+                }
+            )
+        )
+        truth.append({"key": f"{model_id}/torchscript", "mismatch": mismatch, "planted": planted})
+    (root / "results.jsonl").write_text("\n".join(lines) + "\n")
+    return pd.DataFrame(truth)
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    root = tmp_path_factory.mktemp("planted") / "planted"
+    truth = write_campaign(root, np.random.default_rng(7))
+    models = load_campaign_models(root)
+    result = analyse(models, SuiteSequences.absent("none"), Settings())
+    return truth, models, result
+
+
+def _row(tests, kind, feature):
+    rows = tests[(tests["test"] == "fisher") & (tests["kind"] == kind)]
+    return rows.set_index("feature").loc[feature]
+
+
+def test_the_planted_sequence_is_found_and_matches_scipy(planted):
+    truth, _, result = planted
+    row = _row(result.tests, "sequence", fmt(PLANTED))
+    a = int((truth["planted"] & truth["mismatch"]).sum())
+    c = int((truth["planted"] & ~truth["mismatch"]).sum())
+    table = [[a, N - a], [c, N - c]]
+    assert (row.mismatch_with, row.correct_with) == (a, c)
+    assert row.p_value == pytest.approx(stats.fisher_exact(table).pvalue, rel=1e-9)
+    assert bool(row.significant) and row.q_value < 0.05
+    assert row.odds_ratio == pytest.approx(a * (N - c) / ((N - a) * c))
+    assert row.ci_low > 1 and row.ci_low < row.odds_ratio < row.ci_high
+    assert bool(_row(result.tests, "operator", "PlantB").significant)
+
+
+def test_the_neutral_sequence_is_not_flagged(planted):
+    _, _, result = planted
+    tested = result.tests[(result.tests["test"] == "fisher")]
+    neutral = tested[tested["feature"].isin([fmt(NEUTRAL), "NeutA", "NeutB", "NeutC"])]
+    assert not neutral.empty  # tested as operators at least
+    assert not neutral["significant"].astype(bool).any()
+    significant = tested[tested["significant"].astype(bool)]["feature"]
+    assert all("Plant" in f for f in significant)  # nothing random comes out
+
+
+def test_benjamini_hochberg_is_statsmodels_over_the_tested_family(planted):
+    _, models, _ = planted
+    keys = list(models.frame["key"])
+    index = SequenceIndex.build(keys, [kgrams(models.graphs[k]) for k in keys])
+    mis = models.frame["mismatch:1e-07"].to_numpy(bool)
+    names = [fmt(f) for f in index.features]
+    table = fisher_tests(index.counts(mis), index.counts(~mis), N, N, names)
+    assert len(table) > 50
+    _, q, _, _ = multipletests(table["p_value"], method="fdr_bh")
+    np.testing.assert_allclose(table["q_value"], q)
+    first = table.iloc[0]
+    expected = stats.fisher_exact(
+        [[first.mismatch_with, first.mismatch_without], [first.correct_with, first.correct_without]]
+    ).pvalue
+    assert first.p_value == pytest.approx(expected)
+
+
+def test_haldane_correction_when_a_cell_is_zero():
+    ratio, low, high, haldane = (float(x[0]) for x in odds_ratios([6], [0], [2], [8]))
+    assert haldane
+    assert ratio == pytest.approx((6.5 * 8.5) / (0.5 * 2.5))
+    se = np.sqrt(1 / 6.5 + 1 / 0.5 + 1 / 2.5 + 1 / 8.5)
+    assert low == pytest.approx(ratio * np.exp(-stats.norm.ppf(0.975) * se))
+    assert high == pytest.approx(ratio * np.exp(stats.norm.ppf(0.975) * se))
+    ratio, _, _, haldane = odds_ratios([4], [2], [2], [4])
+    assert ratio[0] == pytest.approx(4.0) and not haldane[0]
+
+
+def test_vectorised_fisher_p_values_equal_scipy_on_every_table():
+    n_mis, n_cor = 13, 9
+    a, c = np.meshgrid(np.arange(n_mis + 1), np.arange(n_cor + 1))
+    a, c = a.ravel(), c.ravel()
+    ours = fisher_p_values(a, a + c, n_mis, n_mis + n_cor)
+    for x, y, p in zip(a, c, ours, strict=True):
+        expected = stats.fisher_exact([[x, n_mis - x], [y, n_cor - y]]).pvalue
+        assert p == pytest.approx(expected, rel=1e-9, abs=1e-15), (x, y)
+
+
+def test_the_regression_is_statsmodels_logit_and_keeps_the_planted_sequence(planted):
+    truth, models, result = planted
+    logit = result.tests[result.tests["test"] == "logit"].set_index("feature")
+    seq = f"seq {fmt(PLANTED)}"
+    assert seq in logit.index
+    assert logit.loc[seq, "p_value"] < 0.05 and logit.loc[seq, "odds_ratio"] > 1
+    assert logit.loc["log2_nodes", "p_value"] > 0.05  # size was not planted
+    frame = models.frame.merge(truth, on="key")
+    design = sm.add_constant(
+        pd.DataFrame(
+            {"log2_nodes": np.log2(frame["nodes"].astype(float)), "p": frame["planted"] * 1.0}
+        )
+    )
+    fit = sm.Logit(frame["mismatch"].astype(float), design).fit(disp=0)
+    ours = size_logit(frame["mismatch"], frame["nodes"], pd.DataFrame({"p": frame["planted"]}))
+    ours = ours.set_index("term")
+    np.testing.assert_allclose(ours.loc[["const", "log2_nodes", "p"], "coef"], fit.params)
+    np.testing.assert_allclose(ours.loc[["const", "log2_nodes", "p"], "p_value"], fit.pvalues)
+
+
+def test_separation_is_reported_not_hidden():
+    y = np.array([1, 1, 1, 1, 0, 0, 0, 0, 1, 0])
+    marker = pd.DataFrame({"m": [1, 1, 1, 1, 0, 0, 0, 0, 1, 0]})
+    out = size_logit(y, np.arange(10, 20), marker)
+    assert out["warning"].str.contains("separation|not estimable").all()
+
+
+def test_op_graph_of_planted_structure_holds_the_chain():
+    s = random_structure(np.random.default_rng(1), 20, motifs=(PLANTED,))
+    assert PLANTED in kgrams(op_graph(s))

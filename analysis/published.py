@@ -45,8 +45,8 @@ def checks_for(
     """Compare every published cell of ``artifact_id`` with the matching row of ``table``.
 
     Besides its keys and ``value`` a cell may set ``value_column`` (compare that column instead
-    of the artifact's value column), ``tolerance`` (instead of the artifact's) and, for a known quirk of the
-    paper, ``expected`` (what the data gives) with ``reason``.
+    of the artifact's value column), ``tolerance`` (instead of the artifact's) and, for a known
+    quirk of the paper, ``expected`` (what the data gives) with ``reason``.
     """
     cells, tolerance, _ = published_cells(artifact_id, study)
     checks = []

@@ -1,15 +1,24 @@
-"""Walk the registry, write every artifact to an output folder, and write the report."""
+"""Walk the registry, write every artifact to an output folder, and write the report.
+
+Artifacts are independent, so they are built and written in a small pool of forked worker
+processes (rendering figures is most of the time). Each worker returns what the report needs
+(the table, checks and notes, the files written), never the figures; the report is assembled in
+registry order, so the output does not depend on which worker finished first.
+"""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tqdm import tqdm
 
 from analysis.plotting import save_figure
-from analysis.registry import AnalysisContext, Artifact, ArtifactResult
+from analysis.registry import REGISTRY, AnalysisContext, Artifact, ArtifactResult
 from analysis.report import write_report
 from convfail.dataset import atomic_write_text, csv_text
 
@@ -37,16 +46,46 @@ def write_result(result: ArtifactResult, artifact_id: str, out: Path) -> list[Pa
     return files
 
 
+def _build_and_write(
+    artifact_id: str, ctx: AnalysisContext, out: Path
+) -> tuple[ArtifactResult, list[Path]]:
+    result = REGISTRY[artifact_id].build(ctx)
+    files = write_result(result, artifact_id, out)
+    return replace(result, figures={}), files
+
+
+def default_jobs() -> int:
+    return max(1, min(2, os.cpu_count() or 1))
+
+
 def run(
-    ctx: AnalysisContext, selected: Iterable[Artifact], out: Path, progress: bool = True
+    ctx: AnalysisContext,
+    selected: Iterable[Artifact],
+    out: Path,
+    progress: bool = True,
+    jobs: int | None = None,
 ) -> list[Outcome]:
     """Build and write each artifact, then the reproduction report; returns what was done."""
-    outcomes = []
     items = list(selected)
     if any(item.per_study for item in items):
-        ctx.study  # noqa: B018 - load and validate the study before the progress bar starts
-    for item in tqdm(items, desc="artifacts", unit="artifact", disable=not progress, leave=False):
-        result = item.build(ctx)
-        outcomes.append(Outcome(item, result, write_result(result, item.id, out)))
+        ctx.study  # noqa: B018 - load and validate the study before any work starts
+    jobs = jobs or default_jobs()
+    bar = tqdm(
+        total=len(items), desc="artifacts", unit="artifact", disable=not progress, leave=False
+    )
+    done: dict[str, tuple[ArtifactResult, list[Path]]] = {}
+    if jobs == 1 or len(items) == 1:
+        for item in items:
+            done[item.id] = _build_and_write(item.id, ctx, out)
+            bar.update()
+    else:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(jobs, mp_context=context) as pool:
+            futures = {item.id: pool.submit(_build_and_write, item.id, ctx, out) for item in items}
+            for item in items:
+                done[item.id] = futures[item.id].result()
+                bar.update()
+    bar.close()
+    outcomes = [Outcome(item, *done[item.id]) for item in items]
     write_report(ctx, outcomes, out)
     return outcomes

@@ -14,7 +14,7 @@ class ConvfailError(Exception):
     exit_code = 1
 
     def __init__(self, message: str, hint: str = "") -> None:
-        super().__init__(message)
+        super().__init__(message, hint)  # both in args, so the error survives pickling
         self.message = message
         self.hint = hint
 

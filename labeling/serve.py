@@ -6,6 +6,7 @@ tells the request guard the address it really got, and opens the browser on it.
 
 from __future__ import annotations
 
+import signal
 import threading
 import webbrowser
 from collections.abc import Callable
@@ -15,6 +16,8 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from convfail.errors import ConvfailError
 from labeling.guard import RequestGuard
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def start_server(
@@ -51,9 +54,14 @@ def serve_until_interrupted(
     say(f"labelling at {url}  (Ctrl-C to stop; every choice is saved as you make it)")
     if open_browser:
         webbrowser.open(url)
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in STOP_SIGNALS}
     try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
+        # A timed wait returns to the interpreter regularly, so the handlers always get to run.
+        while not stop.wait(0.2):
+            pass
         say("stopped")
     finally:
         server.shutdown()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -12,7 +12,8 @@ def _escape(text: str) -> str:
     return text.replace("&", r"\&").replace("%", r"\%").replace("_", r"\_")
 
 
-def _wrap(body: list[str], spec: str, header: str, caption: str, label: str) -> str:
+def wrap_table(body: list[str], spec: str, header: str, caption: str, label: str) -> str:
+    """A booktabs table environment around ready-made rows."""
     lines = [
         r"\begin{table}[t]",
         r"\centering",
@@ -57,7 +58,7 @@ def count_table(
         " & ".join(["Total", *[str(int(totals.get(c, 0))) for c, _ in columns]]) + r" \\",
     ]
     header = " & ".join([_escape(column.capitalize()), *[h for _, h in columns]])
-    return _wrap(body, "l" + "r" * len(columns), header, caption, label)
+    return wrap_table(body, "l" + "r" * len(columns), header, caption, label)
 
 
 def cause_table(table: pd.DataFrame, labels: dict[str, str], sub_labels: dict[str, str]) -> str:
@@ -71,7 +72,7 @@ def cause_table(table: pd.DataFrame, labels: dict[str, str], sub_labels: dict[st
         cells = [_cell(rows, conv, conv == "total") for conv, _ in columns]
         body.append(" & ".join([_escape(name), *cells]) + r" \\")
     header = " & ".join(["Cause", *[h for _, h in columns]])
-    return _wrap(body, "lrrrr", header, "Failure causes", "tab:causes")
+    return wrap_table(body, "lrrrr", header, "Failure causes", "tab:causes")
 
 
 def cross_table(
@@ -102,4 +103,4 @@ def cross_table(
             ["Cause", *[_escape(symptom_labels.get(s, s)) for _ in COLUMNS for s in symptoms]]
         )
     )
-    return _wrap(body, "l" + "r" * len(symptoms) * len(COLUMNS), header, caption, label)
+    return wrap_table(body, "l" + "r" * len(symptoms) * len(COLUMNS), header, caption, label)

@@ -24,6 +24,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from analysis.latex import wrap_table
 from analysis.plotting import PAPER_WIDTH_IN
 from analysis.published import checks_for
 from analysis.registry import AnalysisContext, ArtifactResult, artifact
@@ -177,23 +178,12 @@ def _latex(table: pd.DataFrame) -> str:
     body = [
         " & ".join([row, *[f"{int(v):,}" for v in wide.loc[row]]]) + r" \\" for row in wide.index
     ]
-    spec = "l" + "r" * len(columns)
-    return "\n".join(
-        [
-            r"\begin{table}",
-            r"\centering",
-            rf"\begin{{tabular}}{{{spec}}}",
-            r"\toprule",
-            header + r" \\",
-            r"\midrule",
-            *body,
-            r"\bottomrule",
-            r"\end{tabular}",
-            r"\caption{Outcomes of converting synthetic models: published and fresh campaigns.}",
-            r"\label{tab:conversion-outcomes}",
-            r"\end{table}",
-            "",
-        ]
+    return wrap_table(
+        body,
+        "l" + "r" * len(columns),
+        header,
+        "Outcomes of converting synthetic models: published and fresh campaigns.",
+        "tab:conversion-outcomes",
     )
 
 

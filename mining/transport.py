@@ -261,7 +261,7 @@ class Transport:
                 "check your connection or GitHub's status page, then run again to resume",
             )
         delay = min(self.max_backoff, self.backoff * 2**attempt) * (0.5 + self.random.random() / 2)
-        log.info("retrying in %.2f s: %s", delay, why)
+        log.warning("%s; retry %d of %d in %.1f s", why, attempt + 1, self.max_retries, delay)
         self.stats.retries += 1
         self.stats.slept += delay
         self.sleep(delay)

@@ -22,9 +22,10 @@ import onnx
 
 from difftest.localize.graph_trace import DEFAULT_BUDGET_MB, runtime_values, trace_onnx
 from difftest.localize.source_trace import SourceTrace
-from difftest.localize.tolerance import Tolerance, rms
+from difftest.localize.tolerance import Tolerance, mismatched_share, rms
 
 MAX_CANDIDATES = 16
+MAX_KEPT = 8  # matching candidates kept per value (ties are common in tiny tensors)
 
 
 @dataclass
@@ -38,6 +39,7 @@ class ValueMatch:
     operand_scale: float
     candidates: list[tuple[str, float]] = field(default_factory=list)  # (source, error) best first
     output_error: float | None = None  # graph outputs: error against the source output
+    share: float = 0.0  # share of elements beyond tolerance against the best counterpart
 
     @property
     def error(self) -> float:
@@ -81,11 +83,16 @@ class SourceIndex:
     def __init__(self, trace: SourceTrace) -> None:
         self.by_shape: dict[tuple[int, ...], list[tuple[str, np.ndarray, float]]] = {}
         self.order = {v.name: v.order for v in trace.values}
+        self.arrays: dict[str, np.ndarray] = {}
         for v in trace.values:
             stacked = np.stack(v.arrays)
             for tag, array in _layouts(stacked, trace.layout):
                 name = f"{v.name}@{tag}" if tag else v.name
                 self.by_shape.setdefault(array.shape, []).append((name, array, rms(array)))
+                self.arrays[name] = array
+
+    def array(self, name: str) -> np.ndarray | None:
+        return self.arrays.get(name)
 
     def candidates(
         self, array: np.ndarray, tolerance: Tolerance, operand_scale: float
@@ -116,9 +123,11 @@ def align(
     output_pos = {n: k for k, n in enumerate(output_names)}
     values: dict[str, ValueMatch] = {}
 
-    for name, k in zip(graph_inputs, range(len(samples[0])), strict=False):
+    source_inputs = [v.name for v in trace.values if v.op == "input"]
+    for k, name in enumerate(graph_inputs[: len(samples[0])]):
         stacked = np.stack([s[k] for s in samples])
-        values[name] = ValueMatch(name, -1, stacked.shape, rms(stacked), 0.0, [("input", 0.0)])
+        source = source_inputs[k] if k < len(source_inputs) else "input"
+        values[name] = ValueMatch(name, -1, stacked.shape, rms(stacked), 0.0, [(source, 0.0)])
     names = runtime_values(model)
     for chunk in trace_onnx(model, samples, names, budget_mb):
         for name in names:
@@ -132,11 +141,15 @@ def align(
                 or [0.0]
             )
             match = ValueMatch(name, producer[name], stacked.shape, rms(stacked), scale)
-            match.candidates = index.candidates(stacked, tolerance, scale)[:3]
+            ranked = index.candidates(stacked, tolerance, scale)
+            match.candidates = [c for c in ranked if c[1] <= 1.0][:MAX_KEPT] or ranked[:1]
+            best = index.array(match.source) if match.source else None
             if name in output_pos and expected_outputs:
                 k = output_pos[name]
-                source = np.stack([np.asarray(e[k]) for e in expected_outputs])
-                match.output_error = tolerance.scaled_error(source, stacked, scale)
+                best = np.stack([np.asarray(e[k]) for e in expected_outputs])
+                match.output_error = tolerance.scaled_error(best, stacked, scale)
+            if best is not None and best.shape == stacked.shape:
+                match.share = mismatched_share(best, stacked, tolerance.relative, scale)
             values[name] = match
 
     consumers: dict[str, list[int]] = {}

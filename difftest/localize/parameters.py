@@ -27,6 +27,7 @@ from onnx import numpy_helper
 from difftest.localize.tolerance import Tolerance, scaled_error
 
 MIN_COSINE = 0.9
+MAX_CHANGED_SHARE = 0.5  # or: at most half the elements differ (a few elements corrupted)
 MAX_PERMUTED_RANK = 4
 
 
@@ -89,7 +90,7 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def classify(
-    init: np.ndarray, src: np.ndarray, tolerance: Tolerance
+    init: np.ndarray, src: np.ndarray, tolerance: Tolerance, foldable: bool = True
 ) -> tuple[str, float, int, str] | None:
     """(kind, max abs diff, changed elements, detail) of ``init`` against an aligned ``src``."""
     diff = np.abs(init.astype(np.float64) - src.astype(np.float64))
@@ -103,17 +104,17 @@ def classify(
         loose = {"float16": 2e-3, "bfloat16": 1e-2, "int8": 5e-2}[narrow]
         if scaled_error(src, init, loose) <= 1.0:
             return "precision", float(diff.max()), int(np.count_nonzero(diff)), narrow
-    if init.ndim >= 1 and init.shape[0] > 1 and init.size > init.shape[0]:
+    plain_off = diff > tolerance.relative * (np.abs(src) + 1e-2)
+    if foldable and init.ndim >= 1 and init.shape[0] > 1 and init.size > init.shape[0]:
         scale = _channel_scale(init, src)
         folded = src * scale
         if scaled_error(folded, init, tolerance.relative) <= 1.0:
             return "folded", float(diff.max()), 0, "one scale per output channel (BatchNorm fold)"
-        if _cosine(init, folded) >= MIN_COSINE:
-            off = np.abs(init - folded) > tolerance.relative * (np.abs(folded) + 1e-2)
+        off = np.abs(init - folded) > tolerance.relative * (np.abs(folded) + 1e-2)
+        if foldable and (_cosine(init, folded) >= MIN_COSINE or off.mean() <= MAX_CHANGED_SHARE):
             return "altered", float(np.abs(init - folded).max()), int(off.sum()), "folded"
-    if _cosine(init, src) >= MIN_COSINE:
-        off = diff > tolerance.relative * (np.abs(src) + 1e-2)
-        return "altered", float(diff.max()), int(off.sum()), ""
+    if _cosine(init, src) >= MIN_COSINE or plain_off.mean() <= MAX_CHANGED_SHARE:
+        return "altered", float(diff.max()), int(plain_off.sum()), ""
     return None
 
 
@@ -125,22 +126,28 @@ def compare_parameters(
     parameters: dict[str, np.ndarray],
     tolerance: Tolerance,
     intended_precision: str = "float32",
+    foldable: set[str] | None = None,
 ) -> list[ParameterFinding]:
-    """One finding per initializer that pairs with a source parameter."""
+    """One finding per initializer that pairs with a source parameter. ``foldable`` names the
+    source parameters whose layer feeds a BatchNorm (None: any may be folded)."""
     by_size: dict[int, list[tuple[str, np.ndarray]]] = {}
     for name, value in parameters.items():
         value = np.asarray(value)
         if value.dtype.kind == "f" and value.size >= 2:
             by_size.setdefault(value.size, []).append((name, value))
     findings = []
+    used = {name for node in model.graph.node for name in node.input}
     for tensor in model.graph.initializer:
+        if tensor.name not in used:
+            continue
         init = numpy_helper.to_array(tensor)
         if init.dtype.kind != "f" or init.size < 2:
             continue
         best = None
         for name, src in by_size.get(init.size, []):
             for perm, arranged in _permutations(src, init.shape):
-                verdict = classify(init.astype(np.float32), arranged, tolerance)
+                fold = foldable is None or name in foldable
+                verdict = classify(init.astype(np.float32), arranged, tolerance, fold)
                 if verdict is None:
                     continue
                 key = (RANK[verdict[0]], verdict[1])

@@ -42,6 +42,18 @@ class SourceTrace:
     def by_name(self) -> dict[str, SourceValue]:
         return {v.name: v for v in self.values}
 
+    def foldable_parameters(self) -> set[str] | None:
+        """Parameters of layers whose output feeds a normalisation (exporters fold those);
+        None when the trace has no operator arguments to tell (hook or TF traces)."""
+        if self.layout != "NCHW" or not any(v.params for v in self.values):
+            return None
+        consumers = self.consumers()
+        out: set[str] = set()
+        for v in self.values:
+            if any("norm" in c.op for c in consumers.get(v.name, [])):
+                out.update(v.params)
+        return out
+
     def consumers(self) -> dict[str, list[SourceValue]]:
         out: dict[str, list[SourceValue]] = {}
         for v in self.values:

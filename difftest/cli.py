@@ -227,3 +227,13 @@ def list_things() -> None:
             except ImportError:
                 names = ["(framework not installed)"]
             click.echo(f"{source} [{framework}]: {', '.join(names)}")
+
+
+def _add_localize_commands() -> None:
+    from difftest.localize.cli import localize_command, repair_command
+
+    difftest.add_command(localize_command)
+    difftest.add_command(repair_command)
+
+
+_add_localize_commands()

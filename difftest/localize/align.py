@@ -176,5 +176,38 @@ def align(
         for i, node in enumerate(model.graph.node)
         if any(o in bad for o in node.output) and not any(n in bad for n in node.input)
     ]
+    consumers_of = trace.consumers()
+    for i in first:
+        node = model.graph.node[i]
+        _structural_counterpart(node, values, index, consumers_of, tolerance, samples, model)
     errors = [values[o].error if o in values else math.inf for o in output_names]
     return Alignment(values, bad, first, all(e <= 1.0 for e in errors), errors)
+
+
+def _structural_counterpart(node, values, index, consumers_of, tolerance, samples, model) -> None:
+    """Re-pair a first divergent node with a source operator consuming the source values its
+    inputs matched (the nearest value anywhere in the source may be an unrelated tensor)."""
+    out = node.output[0]
+    match = values.get(out)
+    if match is None or match.output_error is not None:
+        return
+    sources = {
+        c[0].split("@")[0]
+        for name in node.input
+        if name in values
+        for c in values[name].candidates
+        if c[1] <= 1.0
+    }
+    pool = [v.name for s in sources for v in consumers_of.get(s, [])]
+    arrays = next(trace_onnx(model, samples, [out]))[out]
+    stacked = np.stack(arrays)
+    scored = []
+    for name in dict.fromkeys(pool):
+        array = index.array(name)
+        if array is not None and array.shape == stacked.shape:
+            scored.append((name, tolerance.scaled_error(array, stacked, match.operand_scale)))
+    if scored:
+        scored.sort(key=lambda c: c[1])
+        match.candidates = scored[:MAX_KEPT]
+        best = index.array(scored[0][0])
+        match.share = mismatched_share(best, stacked, tolerance.relative, match.operand_scale)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper
+from onnx import helper
 
 DEFAULT_BUDGET_MB = 512.0
 
@@ -60,15 +60,12 @@ def session(model: onnx.ModelProto, extra_outputs: list[str]):
     copy.CopyFrom(model)
     present = {o.name for o in copy.graph.output}
     for name in extra_outputs:
-        if name in present:
-            continue
         info = types.get(name)
-        if info is not None and info.type.tensor_type.elem_type:
-            copy.graph.output.append(
-                helper.make_tensor_value_info(name, info.type.tensor_type.elem_type, None)
-            )
-        else:
-            copy.graph.output.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, None))
+        if name in present or info is None or not info.type.tensor_type.elem_type:
+            continue  # untyped values cannot be declared as outputs; they stay unaligned
+        copy.graph.output.append(
+            helper.make_tensor_value_info(name, info.type.tensor_type.elem_type, None)
+        )
     options = ort.SessionOptions()
     options.log_severity_level = 3
     return ort.InferenceSession(

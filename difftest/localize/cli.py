@@ -1,0 +1,176 @@
+"""``convfail difftest localize`` and ``convfail difftest repair`` (added to the difftest group)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+
+from convfail.errors import ConvfailError
+from convfail.paths import cache_dir, project_root
+from difftest.localize.tolerance import RTOL
+
+
+def _case_options(fn):
+    options = [
+        click.option("--campaign", help="Campaign folder under data/difftest/."),
+        click.option("--key", help="Record key MODEL_ID/CONVERTER in that campaign."),
+        click.option("--source", "source_path", type=click.Path(path_type=Path),
+                     help="Saved source model: torch.save(module) file or SavedModel dir."),
+        click.option("--onnx", "onnx_path", type=click.Path(path_type=Path),
+                     help="The converted ONNX model (with --source)."),
+        click.option("--inputs-npz", type=click.Path(path_type=Path, exists=True),
+                     help="Input arrays for --source (default: seeded random)."),
+        click.option("--inputs", "n_inputs", default=2, show_default=True,
+                     help="Random input samples to compare on."),
+        click.option("--precision", type=click.Choice(sorted(RTOL)), default="float32",
+                     show_default=True,
+                     help="Precision the conversion was asked for: narrower ones are intended."),
+        click.option("--rtol", type=float, help="Override the precision's relative tolerance."),
+        click.option("--out", type=click.Path(path_type=Path),
+                     help="Report folder [default: .cache/difftest/localize/<case>]."),
+        click.option("--budget-mb", default=512.0, show_default=True,
+                     help="Memory for intermediate values per ONNX Runtime pass."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _load(campaign, key, source_path, onnx_path, inputs_npz, n_inputs):
+    from difftest.localize.inputs import from_campaign, from_files
+
+    if campaign and key:
+        return from_campaign(project_root(), campaign, key, n_inputs)
+    if source_path and onnx_path:
+        return from_files(source_path, onnx_path, inputs_npz, n_inputs)
+    raise ConvfailError(
+        "say what to localize",
+        "give --campaign NAME --key MODEL_ID/CONVERTER, or --source and --onnx",
+    )
+
+
+def _out_dir(out: Path | None, case) -> Path:
+    if out is not None:
+        return out
+    slug = case.title.replace(":", "--").replace("/", "--").replace(" ", "_")
+    return cache_dir() / "difftest" / "localize" / slug
+
+
+def _run(case, precision, rtol, budget_mb, settings: bool):
+    from difftest.localize.pipeline import localize
+    from difftest.localize.settings import try_settings
+    from difftest.localize.tolerance import Tolerance
+
+    tolerance = Tolerance(precision, rtol)
+    with click.progressbar(length=3, label="localizing") as bar:
+        loc = localize(case.source, case.model, case.samples, tolerance, budget_mb)
+        bar.update(2)
+        if settings and not loc.agrees:
+            loc.settings = try_settings(case.source, case.samples, tolerance)
+        bar.update(1)
+    return loc
+
+
+def _reproducer(loc, directory: Path) -> dict | None:
+    from difftest.localize.reproducer import check_reproducer, write_reproducer
+
+    if not loc.divergences:
+        return None
+    first = loc.divergences[0]
+    expected = None
+    source_name = first.source_counterpart
+    by_name = loc.trace.by_name()
+    if source_name and source_name.split("@")[0] in by_name:
+        expected = [np.asarray(a) for a in by_name[source_name.split("@")[0]].arrays]
+    node = loc.model.graph.node[first.node]
+    source_inputs = {}
+    for name in node.input:
+        match = loc.alignment.values.get(name)
+        if match is not None and match.matched and match.source in by_name:
+            source_inputs[name] = by_name[match.source].arrays
+    path = write_reproducer(
+        loc.model, first.node, loc.samples, expected, source_inputs, directory / "reproducer",
+        {"cause": first.cause, "detail": first.detail},
+    )  # fmt: skip
+    check = check_reproducer(path, loc.tolerance)
+    return {"path": str(path), "check": check.to_dict()}
+
+
+@click.command("localize")
+@_case_options
+@click.option("--settings/--no-settings", default=True, show_default=True,
+              help="Re-convert with alternative settings when the outputs differ.")  # fmt: skip
+def localize_command(campaign, key, source_path, onnx_path, inputs_npz, n_inputs, precision, rtol,
+                     out, budget_mb, settings) -> None:  # fmt: skip
+    """Find where a converted model starts to differ from its source, and why.
+
+    Stages: conversion settings, parameters (initializers aligned with source weights by value,
+    BatchNorm folding recognised), hyper-parameters (attributes vs. the source operator), graph
+    (every intermediate value in one ONNX Runtime pass, aligned by value; first divergent node).
+    Writes localization.json, localization.md, divergence.png and reproducer/ (a minimal ONNX
+    file with its input and expected output data).
+
+    \b
+    Examples:
+      convfail difftest localize --campaign fresh-synthetic --key syn-n035-0002/torchscript
+      convfail difftest localize --source model.pt --onnx model.onnx --precision float16
+    """
+    from difftest.localize.report import to_json, write_report
+
+    case = _load(campaign, key, source_path, onnx_path, inputs_npz, n_inputs)
+    loc = _run(case, precision, rtol, budget_mb, settings)
+    directory = _out_dir(out, case)
+    reproducer = _reproducer(loc, directory)
+    report = to_json(loc, {"title": case.title, **case.meta}, reproducer=reproducer)
+    paths = write_report(report, directory)
+    _echo_summary(report)
+    click.echo(f"  report: {paths['markdown']}")
+
+
+@click.command("repair")
+@_case_options
+def repair_command(campaign, key, source_path, onnx_path, inputs_npz, n_inputs, precision, rtol,
+                   out, budget_mb) -> None:  # fmt: skip
+    """Localize, apply the fixes the stages suggest, verify, and save the repaired model.
+
+    Fixes: copy source weights back (re-folded where BatchNorm was folded), set attributes to
+    the source operator's values, bypass or swap a wrong node, or, as a last resort, re-convert
+    with settings that agree. Each fix is kept only if it verifiably reduces the divergence.
+    Writes repaired.onnx beside the report.
+    """
+    import onnx
+
+    from difftest.localize.repair import repair
+    from difftest.localize.report import to_json, write_report
+
+    case = _load(campaign, key, source_path, onnx_path, inputs_npz, n_inputs)
+    loc = _run(case, precision, rtol, budget_mb, settings=True)
+    working = next((s.model for s in loc.settings if s.outcome == "agrees"), None)
+    result = repair(case.source, loc, working)
+    directory = _out_dir(out, case)
+    directory.mkdir(parents=True, exist_ok=True)
+    onnx.save(result.model, directory / "repaired.onnx")
+    report = to_json(loc, {"title": case.title, **case.meta}, repair=result)
+    paths = write_report(report, directory)
+    _echo_summary(report)
+    verdict = "agrees" if result.agrees_after else "still differs"
+    click.echo(
+        f"  repaired model ({verdict}, {len(result.steps)} change(s)): "
+        f"{directory / 'repaired.onnx'}"
+    )
+    click.echo(f"  report: {paths['markdown']}")
+
+
+def _echo_summary(report: dict) -> None:
+    if report["agrees"]:
+        click.echo(f"{report['title']}: outputs agree; nothing to localize")
+        return
+    for d in report["first_divergent"][:3]:
+        click.echo(f"{report['title']}: first divergent node {d['node']} {d['name']} "
+                   f"({d['op_type']}): "
+                   f"{d['cause']} - {d['detail']}")  # fmt: skip
+    agreeing = [s["settings"] for s in report["settings"] if s["outcome"] == "agrees"]
+    if report["settings"]:
+        click.echo(f"  settings that agree: {agreeing or 'none'}")

@@ -230,10 +230,20 @@ def list_things() -> None:
 
 
 def _add_localize_commands() -> None:
-    from difftest.localize.cli import localize_command, repair_command
+    from difftest.localize.cli import (
+        localize_command,
+        localize_eval_command,
+        localize_known_command,
+        repair_command,
+    )
 
-    difftest.add_command(localize_command)
-    difftest.add_command(repair_command)
+    for command in (
+        localize_command,
+        repair_command,
+        localize_known_command,
+        localize_eval_command,
+    ):
+        difftest.add_command(command)
 
 
 _add_localize_commands()

@@ -73,7 +73,8 @@ def _run(case, precision, rtol, budget_mb, settings: bool):
     return loc
 
 
-def _reproducer(loc, directory: Path) -> dict | None:
+def write_reproducer_for(loc, directory: Path) -> dict | None:
+    """Cut out the first divergent node with its data and check that the file reproduces."""
     from difftest.localize.reproducer import check_reproducer, write_reproducer
 
     if not loc.divergences:
@@ -122,7 +123,7 @@ def localize_command(campaign, key, source_path, onnx_path, inputs_npz, n_inputs
     case = _load(campaign, key, source_path, onnx_path, inputs_npz, n_inputs)
     loc = _run(case, precision, rtol, budget_mb, settings)
     directory = _out_dir(out, case)
-    reproducer = _reproducer(loc, directory)
+    reproducer = write_reproducer_for(loc, directory)
     report = to_json(loc, {"title": case.title, **case.meta}, reproducer=reproducer)
     paths = write_report(report, directory)
     _echo_summary(report)
@@ -174,3 +175,113 @@ def _echo_summary(report: dict) -> None:
     agreeing = [s["settings"] for s in report["settings"] if s["outcome"] == "agrees"]
     if report["settings"]:
         click.echo(f"  settings that agree: {agreeing or 'none'}")
+
+
+REAL_RECORDS = (
+    ("fresh-synthetic", "syn-n035-0002/torchscript"),
+    ("fresh-synthetic", "syn-n045-0002/torchscript"),
+    ("fresh-synthetic", "syn-n030-0001/torchscript"),
+    ("fresh-synthetic", "syn-n065-0000/tf2onnx"),
+    ("fresh-synthetic", "syn-n060-0001/tf2onnx"),
+)
+REAL_COLUMNS = [
+    "case", "converter", "present", "node", "cause", "scaled_error", "max_abs_diff",
+    "reproduces", "why", "detail",
+]  # fmt: skip
+
+
+@click.command("localize-known")
+@click.option("--out", type=click.Path(path_type=Path),
+              help="Folder [default: data/difftest/localization/real].")  # fmt: skip
+@click.option("--converter", "converters", multiple=True, default=("torchscript", "dynamo"),
+              show_default=True, help="Converters for the rebuilt cases.")  # fmt: skip
+@click.option("--records/--no-records", default=True, show_default=True,
+              help="Also localize the listed fresh-synthetic mismatch records.")  # fmt: skip
+def localize_known_command(out: Path | None, converters: tuple[str, ...], records: bool) -> None:
+    """Localize known behavioural differences: the operator kinds blamed in 2023 (bicubic and
+    trilinear upsampling, GELU, division), NaN handling, and mismatch records of the fresh
+    campaign. Writes one report + reproducer folder per case and real_faults.csv."""
+    from convfail.dataset import atomic_write_text, csv_text
+    from difftest.localize.known_faults import CASE_NAMES, localize_known
+    from difftest.localize.pipeline import localize
+    from difftest.localize.report import to_json, write_report
+
+    out = out or project_root() / "data" / "difftest" / "localization" / "real"
+    rows = []
+    jobs = [(n, c) for n in CASE_NAMES for c in converters]
+    with click.progressbar(jobs, label="known cases") as bar:
+        for name, converter in bar:
+            rows.append(localize_known(name, converter, out))
+    if records:
+        from difftest.localize.inputs import from_campaign
+
+        for campaign, key in REAL_RECORDS:
+            case = from_campaign(project_root(), campaign, key, 2)
+            loc = localize(case.source, case.model, case.samples)
+            directory = out / key.replace("/", "--")
+            reproducer = write_reproducer_for(loc, directory) if not loc.agrees else None
+            report = to_json(loc, {"title": case.title, **case.meta}, reproducer=reproducer)
+            write_report(report, directory)
+            first = loc.divergences[0] if loc.divergences else None
+            rows.append({
+                "case": f"{campaign}:{key.split('/')[0]}", "converter": case.meta["converter"],
+                "present": "no" if loc.agrees else "yes",
+                "node": f"{first.node}:{first.op_type}" if first else "",
+                "cause": first.cause if first else "",
+                "scaled_error": report["first_divergent"][0]["error"] if first else "",
+                "max_abs_diff": "", "reproduces": reproducer["check"]["reproduces"] if reproducer
+                else "", "why": f"campaign mismatch ({case.meta['recorded_outcome']})",
+                "detail": first.detail if first else "",
+            })  # fmt: skip
+    table = [{c: _cell(r.get(c, "")) for c in REAL_COLUMNS} for r in rows]
+    import pandas as pd
+
+    atomic_write_text(out.parent / "real_faults.csv", csv_text(pd.DataFrame(table), REAL_COLUMNS))
+    present = sum(r["present"] == "yes" for r in rows)
+    click.echo(f"{len(rows)} case(s), {present} still differ: {out.parent / 'real_faults.csv'}")
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+@click.command("localize-eval")
+@click.option("--out", type=click.Path(path_type=Path),
+              help="Folder [default: data/difftest/localization].")  # fmt: skip
+@click.option("--per-type", default=3, show_default=True, help="Faults of each type per model.")
+@click.option("--models", "n_models", default=10, show_default=True,
+              help="Evaluation models to use (9 synthetic, resnet18-tiny).")  # fmt: skip
+@click.option("--converter", "converters", multiple=True, default=("torchscript",),
+              show_default=True, help="Converters whose exports get faults.")  # fmt: skip
+def localize_eval_command(out: Path | None, per_type: int, n_models: int,
+                          converters: tuple[str, ...]) -> None:  # fmt: skip
+    """Fault-injection evaluation: plant faults in converted difftest models (weights perturbed
+    or rounded, attributes changed, operators swapped, transposes inserted), localize and
+    repair each; write fault_injection.csv and fault_injection_summary.json."""
+    import json
+
+    import pandas as pd
+
+    from convfail.dataset import atomic_write_text, csv_text
+    from difftest.localize.evaluate import COLUMNS, DEFAULT_MODELS, evaluate, row_dict, summarise
+
+    out = out or project_root() / "data" / "difftest" / "localization"
+    rows = []
+    with click.progressbar(evaluate(DEFAULT_MODELS[:n_models], converters, per_type),
+                           label="faults") as bar:  # fmt: skip
+        for row in bar:
+            rows.append(row)
+    frame = pd.DataFrame([row_dict(r) for r in rows], columns=COLUMNS)
+    atomic_write_text(out / "fault_injection.csv", csv_text(frame, COLUMNS))
+    summary = summarise(rows)
+    atomic_write_text(
+        out / "fault_injection_summary.json", json.dumps(summary, indent=2, sort_keys=True) + "\n"
+    )
+    a = summary["all"]
+    click.echo(
+        f"{a['injected']} faults, {a['effective']} effective: localization precision "
+        f"{a['localization_precision']} recall {a['localization_recall']}, repair precision "
+        f"{a['repair_precision']} recall {a['repair_recall']}"
+    )

@@ -28,7 +28,7 @@ COLUMNS = [
 
 # (model id, source, name, seed, nodes)
 DEFAULT_MODELS = [
-    *[(f"syn-n030-s{seed}", "synthetic", "", seed, 30) for seed in range(1, 9)],
+    *[(f"syn-n030-s{seed}", "synthetic", "", seed, 30) for seed in (1, 2, 3, 5, 6, 7, 8, 9, 10)],
     ("zoo-resnet18-tiny", "zoo", "resnet18-tiny", 0, 0),
 ]
 
@@ -69,7 +69,10 @@ def evaluate(
         for converter in converters:
             job = Job("eval", model_id, source_kind, name, "torch", converter, seed=seed,
                       nodes=nodes)  # fmt: skip
-            source = build_source(job)
+            try:
+                source = build_source(job)
+            except ValueError:  # the generator cannot build every seed (seed 4 at 30 nodes)
+                continue
             inputs = source.make_inputs(seed, samples)
             held_out = source.make_inputs(seed + 1000, samples)
             try:

@@ -72,9 +72,14 @@ def _channel_scale(init: np.ndarray, src: np.ndarray) -> np.ndarray:
     return np.nan_to_num(scale, nan=1.0).reshape((-1,) + (1,) * (init.ndim - 1))
 
 
+def _shaped(scale: np.ndarray, like: np.ndarray) -> np.ndarray:
+    return np.asarray(scale).reshape((-1,) + (1,) * (like.ndim - 1))
+
+
 def _permutations(src: np.ndarray, shape: tuple[int, ...]):
     if src.shape == shape:
         yield list(range(src.ndim)), src
+        return
     if src.ndim <= MAX_PERMUTED_RANK:
         for perm in itertools.permutations(range(src.ndim)):
             if list(perm) != list(range(src.ndim)) and tuple(src.shape[p] for p in perm) == shape:
@@ -90,7 +95,11 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def classify(
-    init: np.ndarray, src: np.ndarray, tolerance: Tolerance, foldable: bool = True
+    init: np.ndarray,
+    src: np.ndarray,
+    tolerance: Tolerance,
+    foldable: bool = True,
+    fold_scale: np.ndarray | None = None,
 ) -> tuple[str, float, int, str] | None:
     """(kind, max abs diff, changed elements, detail) of ``init`` against an aligned ``src``."""
     diff = np.abs(init.astype(np.float64) - src.astype(np.float64))
@@ -106,7 +115,7 @@ def classify(
             return "precision", float(diff.max()), int(np.count_nonzero(diff)), narrow
     plain_off = diff > tolerance.relative * (np.abs(src) + 1e-2)
     if foldable and init.ndim >= 1 and init.shape[0] > 1 and init.size > init.shape[0]:
-        scale = _channel_scale(init, src)
+        scale = _channel_scale(init, src) if fold_scale is None else _shaped(fold_scale, init)
         folded = src * scale
         if scaled_error(folded, init, tolerance.relative) <= 1.0:
             return "folded", float(diff.max()), 0, "one scale per output channel (BatchNorm fold)"
@@ -118,6 +127,19 @@ def classify(
     return None
 
 
+SUBSAMPLE = 512
+
+
+def _plausible(init: np.ndarray, src: np.ndarray) -> bool:
+    """Cheap pre-check on a fixed subsample: correlated, or mostly equal."""
+    flat_i, flat_s = init.ravel(), src.ravel()
+    if flat_i.size > SUBSAMPLE:
+        picks = np.linspace(0, flat_i.size - 1, SUBSAMPLE).astype(np.int64)
+        flat_i, flat_s = flat_i[picks], flat_s[picks]
+    equal = np.isclose(flat_i, flat_s, rtol=1e-3, atol=1e-6).mean()
+    return equal >= MAX_CHANGED_SHARE or abs(_cosine(flat_i, flat_s)) >= 0.5
+
+
 RANK = {"copied": 0, "precision": 1, "folded": 2, "altered": 3}
 
 
@@ -127,6 +149,7 @@ def compare_parameters(
     tolerance: Tolerance,
     intended_precision: str = "float32",
     foldable: set[str] | None = None,
+    fold_scales: dict[str, np.ndarray] | None = None,
 ) -> list[ParameterFinding]:
     """One finding per initializer that pairs with a source parameter. ``foldable`` names the
     source parameters whose layer feeds a BatchNorm (None: any may be folded)."""
@@ -146,8 +169,13 @@ def compare_parameters(
         best = None
         for name, src in by_size.get(init.size, []):
             for perm, arranged in _permutations(src, init.shape):
+                if not _plausible(init, arranged):
+                    continue
                 fold = foldable is None or name in foldable
-                verdict = classify(init.astype(np.float32), arranged, tolerance, fold)
+                known = (fold_scales or {}).get(name)
+                if known is not None and known.size != init.shape[0]:
+                    known = None
+                verdict = classify(init.astype(np.float32), arranged, tolerance, fold, known)
                 if verdict is None:
                     continue
                 key = (RANK[verdict[0]], verdict[1])
@@ -173,7 +201,10 @@ def compare_parameters(
 
 
 def source_value_for(
-    finding: ParameterFinding, init: np.ndarray, parameters: dict[str, np.ndarray]
+    finding: ParameterFinding,
+    init: np.ndarray,
+    parameters: dict[str, np.ndarray],
+    fold_scales: dict[str, np.ndarray] | None = None,
 ) -> np.ndarray:
     """What the initializer should hold: the source parameter, arranged (and re-folded)."""
     src = np.asarray(parameters[finding.source])
@@ -181,5 +212,9 @@ def source_value_for(
         src.transpose(finding.permutation) if finding.permutation else src.reshape(init.shape)
     )
     if finding.detail == "folded":
-        arranged = arranged * _channel_scale(init, arranged)
+        known = (fold_scales or {}).get(finding.source)
+        if known is not None and known.size == init.shape[0]:
+            arranged = arranged * _shaped(known, init)
+        else:
+            arranged = arranged * _channel_scale(init, arranged)
     return arranged.astype(init.dtype)

@@ -93,8 +93,9 @@ def localize(
 
     start = time.perf_counter()
     parameters = compare_parameters(
-        model, trace.parameters, tolerance, tolerance.precision, trace.foldable_parameters()
-    )
+        model, trace.parameters, tolerance, tolerance.precision, trace.foldable_parameters(),
+        trace.fold_scales(),
+    )  # fmt: skip
     timings["parameters_s"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -166,11 +167,13 @@ def _classify(
         )
         return Divergence(index, node.name, node.op_type, error, "amplified rounding", detail,
                           source)  # fmt: skip
-    return Divergence(
-        index, node.name, node.op_type, error, "graph",
+    detail = (
         "inputs agree with the source but the output does not: the operator's semantics, "
-        "its attributes or an inserted/removed node differ", source,
-    )  # fmt: skip
+        "its attributes or an inserted/removed node differ"
+    )
+    if not math.isfinite(error):
+        detail += " (non-finite values differ: NaN/Inf handling)"
+    return Divergence(index, node.name, node.op_type, error, "graph", detail, source)
 
 
 def node_agrees_on_source_inputs(

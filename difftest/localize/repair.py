@@ -36,6 +36,8 @@ FAMILIES = [
     ["Softmax", "LogSoftmax"],
 ]  # fmt: skip
 MAX_ROUNDS = 6
+# attributes that mean the same for every member of a family (kept on a swap)
+SHARED_ATTRIBUTES = {"axis", "axes", "keepdims", "kernel_shape", "strides", "pads", "ceil_mode"}
 
 
 @dataclass
@@ -74,7 +76,7 @@ def _candidates(loc: Localization, index: int) -> Iterator[tuple[str, str, onnx.
             fixed = _copy(model)
             tensor = next(t for t in fixed.graph.initializer if t.name == p.initializer)
             value = source_value_for(p, numpy_helper.to_array(inits[p.initializer]),
-                                     loc.trace.parameters)  # fmt: skip
+                                     loc.trace.parameters, loc.trace.fold_scales())  # fmt: skip
             tensor.CopyFrom(numpy_helper.from_array(value, p.initializer))
             yield "parameters", f"copied source parameter {p.source} into {p.initializer}", fixed
     for h in loc.hyper:
@@ -97,7 +99,9 @@ def _candidates(loc: Localization, index: int) -> Iterator[tuple[str, str, onnx.
                     fixed = _copy(model)
                     target = fixed.graph.node[index]
                     target.op_type = op
-                    del target.attribute[:]
+                    for attribute in list(target.attribute):
+                        if attribute.name not in SHARED_ATTRIBUTES:
+                            target.attribute.remove(attribute)
                     yield "graph", f"operator {node.op_type} -> {op}", fixed
 
 

@@ -54,6 +54,24 @@ class SourceTrace:
                 out.update(v.params)
         return out
 
+    def fold_scales(self) -> dict[str, np.ndarray]:
+        """Parameter -> per-channel scale gamma / sqrt(var + eps) of the BatchNorm it feeds:
+        what an exporter multiplies the weights by when it folds the BatchNorm."""
+        consumers = self.consumers()
+        out: dict[str, np.ndarray] = {}
+        for v in self.values:
+            norms = [c for c in consumers.get(v.name, []) if "batch_norm" in c.op]
+            if len(norms) != 1 or len(norms[0].params) < 4 or not v.params:
+                continue
+            gamma, _, _, var = (self.parameters.get(p) for p in norms[0].params[:4])
+            if gamma is None or var is None:
+                continue
+            eps = float(norms[0].args.get("eps", 1e-5))
+            out[v.params[0]] = np.asarray(gamma, np.float64) / np.sqrt(
+                np.asarray(var, np.float64) + eps
+            )
+        return out
+
     def consumers(self) -> dict[str, list[SourceValue]]:
         out: dict[str, list[SourceValue]] = {}
         for v in self.values:

@@ -67,7 +67,7 @@ def _polygraphy_first(healthy, faulty, sample, producer) -> int | None:
     feed = {healthy.graph.input[0].name: sample}
     results = Comparator.run(runners, data_loader=[feed])
     accuracy = Comparator.compare_accuracy(results, compare_func=CompareFunc.simple())
-    result = accuracy[0] if isinstance(accuracy, list) else accuracy
+    result = accuracy if hasattr(accuracy, "values") else accuracy[0]  # AccuracyResults list
     (iterations,) = result.values()
     per_output = iterations[0]
     failing = [producer[n] for n, ok in per_output.items() if not bool(ok) and n in producer]
@@ -161,6 +161,7 @@ def verdicts(per_type: int, atol: float) -> dict:
                 "verify_hit": verify_first == fault.node,
                 "verify_s": verify_s and round(verify_s, 3),
                 "polygraphy_hit": (poly == fault.node) if applicable else None,
+                "polygraphy_error": poly if isinstance(poly, str) else None,
             })  # fmt: skip
     n = len(rows)
     summary = {

@@ -96,7 +96,7 @@ def write_reproducer_for(loc, directory: Path) -> dict | None:
         {"cause": first.cause, "detail": first.detail},
     )  # fmt: skip
     check = check_reproducer(path, loc.tolerance)
-    return {"path": str(path), "check": check.to_dict()}
+    return {"path": str(path.relative_to(directory)), "check": check.to_dict()}
 
 
 @click.command("localize")
@@ -220,7 +220,8 @@ def localize_known_command(out: Path | None, converters: tuple[str, ...], record
             loc = localize(case.source, case.model, case.samples)
             directory = out / key.replace("/", "--")
             reproducer = write_reproducer_for(loc, directory) if not loc.agrees else None
-            report = to_json(loc, {"title": case.title, **case.meta}, reproducer=reproducer)
+            meta = {"title": case.title, **case.meta}
+            report = to_json(loc, meta, reproducer=reproducer, timings=False)
             write_report(report, directory)
             first = loc.divergences[0] if loc.divergences else None
             rows.append({

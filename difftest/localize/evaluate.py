@@ -21,10 +21,22 @@ from difftest.localize.repair import repair
 from difftest.localize.tolerance import Tolerance
 
 COLUMNS = [
-    "model", "converter", "fault", "node", "op_type", "description", "effective",
-    "reported", "hit", "rank", "cause", "cause_correct", "repair_claimed", "repair_verified",
-    "repair_steps", "localize_s", "repair_s",
-]  # fmt: skip
+    "model",
+    "converter",
+    "fault",
+    "node",
+    "op_type",
+    "description",
+    "effective",
+    "reported",
+    "hit",
+    "rank",
+    "cause",
+    "cause_correct",
+    "repair_claimed",
+    "repair_verified",
+    "repair_steps",
+]  # fmt: skip (times are left out: the file must not change between identical runs)
 
 # (model id, source, name, seed, nodes)
 DEFAULT_MODELS = [

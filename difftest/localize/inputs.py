@@ -61,7 +61,7 @@ def from_campaign(root: Path, campaign: str, key: str, n_inputs: int) -> Case:
         root / ".cache" / "difftest" / campaign / "onnx" / f"{job.model_id}--{job.converter}.onnx"
     )
     if onnx_file.is_file():
-        model, origin = onnx.load(onnx_file), str(onnx_file)
+        model, origin = onnx.load(onnx_file), str(onnx_file.relative_to(root))
     else:
         try:
             model = get_converter(job.converter).convert(source, job.opset)

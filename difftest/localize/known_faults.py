@@ -119,7 +119,8 @@ def localize_known(name: str, converter: str, out_dir: Path) -> dict:
     row["max_abs_diff"] = _max_abs_diff(loc.expected, run_model(model, samples))
     directory = out_dir / f"{name}--{converter}"
     reproducer = write_reproducer_for(loc, directory) if not loc.agrees else None
-    report = to_json(loc, {"title": f"{name} ({converter})", "why": why}, reproducer=reproducer)
+    meta = {"title": f"{name} ({converter})", "why": why}
+    report = to_json(loc, meta, reproducer=reproducer, timings=False)
     write_report(report, directory)
     first = loc.divergences[0] if loc.divergences else None
     return {

@@ -45,7 +45,10 @@ def node_errors(loc: Localization) -> list[dict]:
     return rows
 
 
-def to_json(loc: Localization, meta: dict, repair=None, reproducer=None) -> dict:
+def to_json(
+    loc: Localization, meta: dict, repair=None, reproducer=None, timings: bool = True
+) -> dict:
+    """The report as JSON-able data (``timings=False`` for files that must be reproducible)."""
     return {
         "schema": "localization/1",
         **meta,
@@ -60,7 +63,7 @@ def to_json(loc: Localization, meta: dict, repair=None, reproducer=None) -> dict
         "settings": [s.to_dict() for s in loc.settings],
         "repair": repair.to_dict() if repair is not None else None,
         "reproducer": reproducer,
-        "timings_s": {k: round(v, 3) for k, v in loc.timings.items()},
+        "timings_s": {k: round(v, 3) for k, v in loc.timings.items()} if timings else None,
         "nodes": node_errors(loc),
     }
 

@@ -1,8 +1,9 @@
 """The localization report: JSON (for tools), Markdown (for people), a divergence figure.
 
 The figure plots, for every ONNX node in graph order, the scaled error of its output against
-the nearest source value (log scale; 1 is the tolerance), bad values in red and the first
-divergent node(s) marked: where the curve leaves the band is where the conversion goes wrong.
+the nearest source value (log scale; 1 is the tolerance): values that agree in blue, internal
+values without a source counterpart (decompositions, shape arithmetic) in grey, diverging ones
+in red, the first divergent node(s) marked with a cross.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def node_errors(loc: Localization) -> list[dict]:
                 "scaled_error": _num(match.error),
                 "mismatched_share": round(match.share, 6),
                 "bad": node.output[0] in loc.alignment.bad,
+                "matched": match.matched,
                 "source": match.source,
             }
         )
@@ -148,9 +150,20 @@ def divergence_figure(report: dict):
         for n in nodes
     ]
     ys = [max(y, 1e-6) for y in ys]
-    colours = ["tab:red" if n["bad"] else "tab:blue" for n in nodes]
-    ax.plot(xs, ys, color="0.75", linewidth=0.8, zorder=1)
-    ax.scatter(xs, ys, c=colours, s=10, zorder=2)
+    ax.plot(xs, ys, color="0.85", linewidth=0.8, zorder=1)
+    groups = (
+        ("agrees with a source value", "tab:blue", lambda n: n.get("matched") and not n["bad"]),
+        (
+            "no source counterpart (internal)",
+            "0.6",
+            lambda n: not n.get("matched") and not n["bad"],
+        ),
+        ("diverges", "tab:red", lambda n: n["bad"]),
+    )
+    for label, colour, member in groups:
+        picked = [x for x, n in zip(xs, nodes, strict=True) if member(n)]
+        if picked:
+            ax.scatter(picked, [ys[x] for x in picked], color=colour, s=12, zorder=2, label=label)
     ax.axhline(1.0, color="black", linestyle="--", linewidth=0.8, label="tolerance")
     first = {d["node"] for d in report["first_divergent"]}
     for x, n in zip(xs, nodes, strict=True):
@@ -163,7 +176,7 @@ def divergence_figure(report: dict):
     ax.set_xlabel("ONNX node (graph order)")
     ax.set_ylabel("scaled error vs source")
     ax.set_title(report.get("title", ""), fontsize=9)
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="upper left", fontsize=7, ncol=4)
     fig.tight_layout()
     return fig
 

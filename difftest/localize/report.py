@@ -39,8 +39,8 @@ def node_errors(loc: Localization) -> list[dict]:
                 "op_type": node.op_type,
                 "scaled_error": _num(match.error),
                 "mismatched_share": round(match.share, 6),
-                "bad": node.output[0] in loc.alignment.bad,
-                "matched": match.matched,
+                "bad": bool(node.output[0] in loc.alignment.bad),
+                "matched": bool(match.matched),
                 "source": match.source,
             }
         )
@@ -140,8 +140,8 @@ def divergence_figure(report: dict):
     import matplotlib.pyplot as plt
 
     nodes = report["nodes"]
-    fig, ax = plt.subplots(figsize=(9, 3.2))
-    xs = list(range(len(nodes)))
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    xs = [n["index"] for n in nodes]
     ys = [
         min(
             ERROR_CAP,
@@ -161,22 +161,21 @@ def divergence_figure(report: dict):
         ("diverges", "tab:red", lambda n: n["bad"]),
     )
     for label, colour, member in groups:
-        picked = [x for x, n in zip(xs, nodes, strict=True) if member(n)]
+        picked = [k for k, n in enumerate(nodes) if member(n)]
         if picked:
-            ax.scatter(picked, [ys[x] for x in picked], color=colour, s=12, zorder=2, label=label)
+            ax.scatter([xs[k] for k in picked], [ys[k] for k in picked], color=colour, s=12,
+                       zorder=2, label=label)  # fmt: skip
     ax.axhline(1.0, color="black", linestyle="--", linewidth=0.8, label="tolerance")
     first = {d["node"] for d in report["first_divergent"]}
-    for x, n in zip(xs, nodes, strict=True):
+    for x, y, n in zip(xs, ys, nodes, strict=True):
         if n["index"] in first:
-            ax.annotate(
-                n["op_type"], (x, ys[x]), textcoords="offset points", xytext=(4, 6), fontsize=8
-            )
-            ax.scatter([x], [ys[x]], marker="x", color="black", s=40, zorder=3)
+            ax.annotate(n["op_type"], (x, y), textcoords="offset points", xytext=(4, 6), fontsize=8)
+            ax.scatter([x], [y], marker="x", color="black", s=40, zorder=3)
     ax.set_yscale("log")
-    ax.set_xlabel("ONNX node (graph order)")
+    ax.set_xlabel("ONNX node index (graph order)")
     ax.set_ylabel("scaled error vs source")
     ax.set_title(report.get("title", ""), fontsize=9)
-    ax.legend(loc="upper left", fontsize=7, ncol=4)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=7, ncol=4, frameon=False)
     fig.tight_layout()
     return fig
 

@@ -198,12 +198,14 @@ def node_agrees_on_source_inputs(
     except Exception:
         return False
     feeds_per_sample = [{} for _ in samples]
+    dtypes = {i.name: i.type.tensor_type.elem_type for i in sub.graph.input}
     for name in inputs:
         match = alignment.values.get(name)
         if match is None or not match.matched or match.source not in by_name:
             return False
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(dtypes[name])
         for k, array in enumerate(by_name[match.source].arrays):
-            feeds_per_sample[k][name] = array
+            feeds_per_sample[k][name] = np.asarray(array).astype(dtype)
     expected = by_name[out.source.split("@")[0]].arrays
     sess = session(sub, [])
     for feeds, want in zip(feeds_per_sample, expected, strict=True):

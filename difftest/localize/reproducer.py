@@ -121,7 +121,10 @@ def check_reproducer(directory: Path, tolerance: Tolerance | None = None) -> Rep
         feeds = {n: data[f"input:{k}:{s}"] for k, n in enumerate(names)}
         errors.append(tolerance.scaled_error(expected, sess.run(None, feeds)[0]))
         if all(f"source_input:{k}:{s}" in data for k in range(len(names))):
-            feeds = {n: data[f"source_input:{k}:{s}"] for k, n in enumerate(names)}
+            feeds = {
+                n: data[f"source_input:{k}:{s}"].astype(data[f"input:{k}:{s}"].dtype)
+                for k, n in enumerate(names)
+            }
             source_errors.append(tolerance.scaled_error(expected, sess.run(None, feeds)[0]))
     error = max(errors) if errors else 0.0
     return ReproCheck(error > 1.0, error, max(source_errors) if source_errors else None)

@@ -150,13 +150,23 @@ def repair_command(campaign, key, source_path, onnx_path, inputs_npz, n_inputs, 
     loc = _run(case, precision, rtol, budget_mb, settings=True)
     working = next((s.model for s in loc.settings if s.outcome == "agrees"), None)
     result = repair(case.source, loc, working)
+    held_out = None
+    if result.agrees_after and result.steps:  # a fix may only fit the inputs it was chosen on
+        from difftest.localize.pipeline import localize
+
+        check = localize(case.source, result.model, case.source.make_inputs(1000, n_inputs),
+                         loc.tolerance, budget_mb, trace=None)  # fmt: skip
+        held_out = check.agrees
     directory = _out_dir(out, case)
     directory.mkdir(parents=True, exist_ok=True)
     onnx.save(result.model, directory / "repaired.onnx")
     report = to_json(loc, {"title": case.title, **case.meta}, repair=result)
+    report["repair"]["agrees_on_held_out_inputs"] = held_out
     paths = write_report(report, directory)
     _echo_summary(report)
     verdict = "agrees" if result.agrees_after else "still differs"
+    if held_out is False:
+        verdict += ", but NOT on held-out inputs: the fix only fits the inputs it was chosen on"
     click.echo(
         f"  repaired model ({verdict}, {len(result.steps)} change(s)): "
         f"{directory / 'repaired.onnx'}"

@@ -123,7 +123,8 @@ def to_markdown(report: dict) -> str:
             )
     if report.get("repair"):
         r = report["repair"]
-        lines += ["", "## Repair", "", f"Agrees after repair: **{r['agrees_after']}**.", ""]
+        lines += ["", "## Repair", "", f"Agrees after repair: **{r['agrees_after']}**"
+                  f" (on held-out inputs: {r.get('agrees_on_held_out_inputs')}).", ""]  # fmt: skip
         for step in r["steps"]:
             lines.append(f"- [{step['stage']}] `{step['node']}`: {step['change']}")
     if report.get("reproducer"):

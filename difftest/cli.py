@@ -227,3 +227,23 @@ def list_things() -> None:
             except ImportError:
                 names = ["(framework not installed)"]
             click.echo(f"{source} [{framework}]: {', '.join(names)}")
+
+
+def _add_localize_commands() -> None:
+    from difftest.localize.cli import (
+        localize_command,
+        localize_eval_command,
+        localize_known_command,
+        repair_command,
+    )
+
+    for command in (
+        localize_command,
+        repair_command,
+        localize_known_command,
+        localize_eval_command,
+    ):
+        difftest.add_command(command)
+
+
+_add_localize_commands()

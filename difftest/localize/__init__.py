@@ -1,0 +1,9 @@
+"""Fault localization and repair of model conversions (issue 9).
+
+Four stages, after Louloudakis et al. but aligned by structure and values instead of layer order:
+conversion settings (:mod:`.settings`), parameters (:mod:`.parameters`), hyper-parameters
+(:mod:`.hyperparams`) and the graph (:mod:`.graph_trace` + :mod:`.align`: first divergent node).
+:mod:`.reproducer` cuts the failing node out as a standalone ONNX file, :mod:`.repair` applies
+the fixes the stages suggest and verifies them, :mod:`.report` writes Markdown, JSON and a figure.
+:mod:`.pipeline` runs the stages on one (source model, ONNX model) pair.
+"""

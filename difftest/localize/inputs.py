@@ -1,0 +1,129 @@
+"""Where the localizer's inputs come from: a campaign record, or a saved model plus ONNX file.
+
+A campaign record names everything needed to rebuild the source model from its seed
+(:func:`difftest.sources.build_source`); its ONNX file is read from the campaign's cache, or
+re-converted with the record's converter and opset when the cache is gone. A saved source model
+is a pickled PyTorch module (``torch.save(module)``) or a TensorFlow SavedModel directory; its
+inputs are random arrays shaped like the ONNX model's inputs (or read from an ``.npz``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from convfail.errors import ConvfailError
+
+
+@dataclass
+class Case:
+    title: str
+    source: object  # difftest.sources.SourceModel
+    model: onnx.ModelProto
+    samples: list[list[np.ndarray]]
+    meta: dict
+
+
+def from_campaign(root: Path, campaign: str, key: str, n_inputs: int) -> Case:
+    from difftest.campaign import CONFIG, RESULTS, campaign_dir, read_results
+    from difftest.converters import get_converter
+    from difftest.jobs import Job
+    from difftest.sources import build_source
+
+    directory = campaign_dir(root, campaign)
+    if not (directory / CONFIG).is_file():
+        raise ConvfailError(
+            f"no campaign named {campaign!r} ({directory / CONFIG} is missing)",
+            "list campaigns with `ls data/difftest`",
+        )
+    records = {r["key"]: r for r in read_results(directory / RESULTS)}
+    if key not in records:
+        raise ConvfailError(
+            f"campaign {campaign!r} has no record {key!r}",
+            "give MODEL_ID/CONVERTER as in the `key` column of results.jsonl",
+        )
+    record = records[key]
+    if record.get("seed") is None:
+        raise ConvfailError(
+            f"record {key!r} was imported from the published artifact and cannot be rebuilt",
+            "localize records of campaigns run here (e.g. fresh-synthetic)",
+        )
+    job = Job(
+        campaign, record["model_id"], record["source"], record.get("name") or "",
+        record["framework"], record["converter"], opset=record["opset"], seed=record["seed"],
+        nodes=record.get("nodes") or 0, n_inputs=n_inputs,
+    )  # fmt: skip
+    source = build_source(job)
+    onnx_file = (
+        root / ".cache" / "difftest" / campaign / "onnx" / f"{job.model_id}--{job.converter}.onnx"
+    )
+    if onnx_file.is_file():
+        model, origin = onnx.load(onnx_file), str(onnx_file.relative_to(root))
+    else:
+        try:
+            model = get_converter(job.converter).convert(source, job.opset)
+        except Exception as exc:
+            raise ConvfailError(
+                f"cannot re-convert {key}: {type(exc).__name__}: {exc}"[:300],
+                "only records that converted can be localized",
+            ) from exc
+        origin = f"re-converted with {job.converter} (opset {job.opset}): cache file missing"
+    samples = source.make_inputs(job.seed, n_inputs)
+    meta = {"campaign": campaign, "key": key, "converter": job.converter, "opset": job.opset,
+            "onnx": origin, "recorded_outcome": record["outcome"]}  # fmt: skip
+    return Case(f"{campaign}:{key}", source, model, samples, meta)
+
+
+def _shapes(model: onnx.ModelProto) -> list[tuple[str, tuple[int, ...], int]]:
+    initializers = {t.name for t in model.graph.initializer}
+    out = []
+    for i in model.graph.input:
+        if i.name in initializers:
+            continue
+        dims = tuple(
+            d.dim_value if d.HasField("dim_value") else 1 for d in i.type.tensor_type.shape.dim
+        )
+        out.append((i.name, dims, i.type.tensor_type.elem_type))
+    return out
+
+
+def from_files(source_path: Path, onnx_path: Path, inputs_npz: Path | None, n_inputs: int) -> Case:
+    from difftest.sources import InputSpec, _tf_model, _torch_model
+
+    if not onnx_path.is_file():
+        raise ConvfailError(f"no ONNX file at {onnx_path}", "pass the converted model with --onnx")
+    model = onnx.load(onnx_path)
+    specs = []
+    for name, dims, elem in _shapes(model):
+        kind = "float" if elem == onnx.TensorProto.FLOAT else "tokens:100"
+        specs.append(InputSpec(name, dims, kind))
+    if source_path.is_dir():
+        import tensorflow as tf
+
+        loaded = tf.saved_model.load(str(source_path))
+        fn = loaded.signatures["serving_default"]
+        source = _tf_model(lambda *xs: list(fn(*xs).values()), specs, {})
+    elif source_path.is_file():
+        import torch
+
+        module = torch.load(source_path, weights_only=False)
+        if not isinstance(module, torch.nn.Module):
+            raise ConvfailError(
+                f"{source_path} holds a {type(module).__name__}, not a module",
+                "save the whole module with torch.save(module, path)",
+            )
+        source = _torch_model(module.eval(), specs, {})
+    else:
+        raise ConvfailError(
+            f"no source model at {source_path}", "pass a .pt file or SavedModel dir"
+        )
+    if inputs_npz is not None:
+        data = np.load(inputs_npz)
+        samples = [[data[k] for k in sorted(data.files)]]
+    else:
+        samples = source.make_inputs(0, n_inputs)
+    meta = {"source_file": str(source_path), "onnx": str(onnx_path)}
+    return Case(f"{source_path.name} vs {onnx_path.name}", source, model, samples, meta)

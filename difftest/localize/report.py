@@ -1,0 +1,198 @@
+"""The localization report: JSON (for tools), Markdown (for people), a divergence figure.
+
+The figure plots, for every ONNX node in graph order, the scaled error of its output against
+the nearest source value (log scale; 1 is the tolerance): values that agree in blue, internal
+values without a source counterpart (decompositions, shape arithmetic) in grey, diverging ones
+in red, the first divergent node(s) marked with a cross.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from difftest.localize.pipeline import Localization
+
+JSON_FILE = "localization.json"
+MARKDOWN_FILE = "localization.md"
+FIGURE_FILE = "divergence.png"
+ERROR_CAP = 1e6
+
+
+def _num(value: float | None):
+    if value is None:
+        return None
+    return round(value, 6) if math.isfinite(value) else "inf"
+
+
+def node_errors(loc: Localization) -> list[dict]:
+    rows = []
+    for index, node in enumerate(loc.model.graph.node):
+        if not node.output or node.output[0] not in loc.alignment.values:
+            continue
+        match = loc.alignment.values[node.output[0]]
+        rows.append(
+            {
+                "index": index,
+                "name": node.name or node.output[0],
+                "op_type": node.op_type,
+                "scaled_error": _num(match.error),
+                "mismatched_share": round(match.share, 6),
+                "bad": bool(node.output[0] in loc.alignment.bad),
+                "matched": bool(match.matched),
+                "source": match.source,
+            }
+        )
+    return rows
+
+
+def to_json(
+    loc: Localization, meta: dict, repair=None, reproducer=None, timings: bool = True
+) -> dict:
+    """The report as JSON-able data (``timings=False`` for files that must be reproducible)."""
+    return {
+        "schema": "localization/1",
+        **meta,
+        "tolerance": {"precision": loc.tolerance.precision, "rtol": loc.tolerance.relative},
+        "agrees": loc.agrees,
+        "output_scaled_errors": [_num(e) for e in loc.alignment.output_errors],
+        "first_divergent": [d.to_dict() for d in loc.divergences],
+        "parameters": [p.to_dict() for p in loc.parameters if p.kind != "copied"],
+        "parameters_copied": sum(p.kind == "copied" for p in loc.parameters),
+        "hyperparameters": [h.to_dict() for h in loc.hyper if h.diffs],
+        "hyperparameters_compared": len(loc.hyper),
+        "settings": [s.to_dict() for s in loc.settings],
+        "repair": repair.to_dict() if repair is not None else None,
+        "reproducer": reproducer,
+        "timings_s": {k: round(v, 3) for k, v in loc.timings.items()} if timings else None,
+        "nodes": node_errors(loc),
+    }
+
+
+def to_markdown(report: dict) -> str:
+    lines = [f"# Localization: {report.get('title', 'converted model')}", ""]
+    verdict = "agree" if report["agrees"] else "DIFFER"
+    tol = report["tolerance"]
+    lines.append(
+        f"Outputs **{verdict}** at {tol['precision']} tolerance (rtol {tol['rtol']:g}, scaled by "
+        f"magnitude); output scaled errors: {report['output_scaled_errors']}."
+    )
+    lines += ["", "## First divergent node(s)", ""]
+    if not report["first_divergent"]:
+        lines.append("None: every output agrees.")
+    for d in report["first_divergent"]:
+        lines.append(
+            f"- node {d['node']} `{d['name']}` ({d['op_type']}), scaled error {d['error']}, "
+            f"cause **{d['cause']}**: {d['detail']} "
+            f"(source counterpart: `{d['source_counterpart']}`)"
+        )
+    lines += ["", "## Parameters", ""]
+    lines.append(f"{report['parameters_copied']} initializer(s) equal to their source parameter.")
+    for p in report["parameters"]:
+        flag = " (intended)" if p["intended"] else ""
+        lines.append(
+            f"- `{p['initializer']}` <- `{p['source']}`: {p['kind']}{flag}, max |diff| "
+            f"{p['max_abs_diff']:.3g}, {p['changed_elements']} element(s) changed {p['detail']}"
+        )
+    lines += ["", "## Hyper-parameters", ""]
+    lines.append(
+        f"{report['hyperparameters_compared']} node(s) compared with their source operator."
+    )
+    for h in report["hyperparameters"]:
+        diffs = "; ".join(
+            f"{d['attribute']}: ONNX {d['onnx_value']} vs source {d['source_value']}"
+            for d in h["diffs"]
+        )
+        lines.append(
+            f"- node {h['node']} `{h['node_name']}` ({h['op_type']} ~ {h['source_op']}): {diffs}"
+        )
+    if report["settings"]:
+        lines += [
+            "",
+            "## Conversion settings",
+            "",
+            "| settings | outcome | scaled error |",
+            "|---|---|---|",
+        ]
+        for s in report["settings"]:
+            settings = ", ".join(f"{k}={v}" for k, v in s["settings"].items())
+            lines.append(
+                f"| {settings} | {s['outcome']} | "
+                f"{s['error'] if s['error'] is not None else s['message'][:60]} |"
+            )
+    if report.get("repair"):
+        r = report["repair"]
+        lines += ["", "## Repair", "", f"Agrees after repair: **{r['agrees_after']}**"
+                  f" (on held-out inputs: {r.get('agrees_on_held_out_inputs')}).", ""]  # fmt: skip
+        for step in r["steps"]:
+            lines.append(f"- [{step['stage']}] `{step['node']}`: {step['change']}")
+    if report.get("reproducer"):
+        rep = report["reproducer"]
+        lines += ["", "## Reproducer", "", f"`{rep['path']}`: {rep['check']}"]
+    lines += ["", "![divergence per node](divergence.png)", ""]
+    return "\n".join(lines)
+
+
+def divergence_figure(report: dict):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    nodes = report["nodes"]
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    xs = [n["index"] for n in nodes]
+    ys = [
+        min(
+            ERROR_CAP,
+            n["scaled_error"] if isinstance(n["scaled_error"], float | int) else ERROR_CAP,
+        )
+        for n in nodes
+    ]
+    ys = [max(y, 1e-6) for y in ys]
+    ax.plot(xs, ys, color="0.85", linewidth=0.8, zorder=1)
+    groups = (
+        ("agrees with a source value", "tab:blue", lambda n: n.get("matched") and not n["bad"]),
+        (
+            "no source counterpart (internal)",
+            "0.6",
+            lambda n: not n.get("matched") and not n["bad"],
+        ),
+        ("diverges", "tab:red", lambda n: n["bad"]),
+    )
+    for label, colour, member in groups:
+        picked = [k for k, n in enumerate(nodes) if member(n)]
+        if picked:
+            ax.scatter([xs[k] for k in picked], [ys[k] for k in picked], color=colour, s=12,
+                       zorder=2, label=label)  # fmt: skip
+    ax.axhline(1.0, color="black", linestyle="--", linewidth=0.8, label="tolerance")
+    first = {d["node"] for d in report["first_divergent"]}
+    for x, y, n in zip(xs, ys, nodes, strict=True):
+        if n["index"] in first:
+            ax.annotate(n["op_type"], (x, y), textcoords="offset points", xytext=(4, 6), fontsize=8)
+            ax.scatter([x], [y], marker="x", color="black", s=40, zorder=3)
+    ax.set_yscale("log")
+    ax.set_xlabel("ONNX node index (graph order)")
+    ax.set_ylabel("scaled error vs source")
+    ax.set_title(report.get("title", ""), fontsize=9)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=7, ncol=4, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def write_report(report: dict, directory: Path) -> dict[str, Path]:
+    import matplotlib.pyplot as plt
+
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "json": directory / JSON_FILE,
+        "markdown": directory / MARKDOWN_FILE,
+        "figure": directory / FIGURE_FILE,
+    }
+    paths["json"].write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    paths["markdown"].write_text(to_markdown(report) + "\n", encoding="utf-8")
+    fig = divergence_figure(report)
+    fig.savefig(paths["figure"], dpi=120, metadata={"Software": None})
+    plt.close(fig)
+    return paths

@@ -1,0 +1,58 @@
+"""Tolerances scaled by magnitude and dtype: no false alarms near zero, real changes caught."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from difftest.localize.tolerance import Tolerance, mismatched_share, scaled_error
+
+
+def test_rounding_noise_on_near_zero_elements_does_not_alarm():
+    rng = np.random.default_rng(0)
+    source = rng.standard_normal(1000).astype(np.float32)
+    source[:10] = 1e-9  # elements near zero: a per-element relative test would explode here
+    converted = source + np.float32(1e-7) * rng.standard_normal(1000).astype(np.float32)
+    assert Tolerance().scaled_error(source, converted) <= 1.0
+    nonzero = np.abs(source) > 0
+    assert (np.abs(converted - source)[nonzero] / np.abs(source[nonzero])).max() > 1.0
+
+
+def test_all_zero_tensor_with_tiny_noise_agrees():
+    source = np.zeros(100, np.float32)
+    assert Tolerance().scaled_error(source, source + 1e-8) <= 1.0
+
+
+def test_cancellation_keeps_the_operands_scale():
+    source = np.full(10, 1e-3, np.float32)  # a difference of two values near 1e4
+    converted = source + 1e-4
+    assert Tolerance().scaled_error(source, converted) > 1.0
+    assert Tolerance().scaled_error(source, converted, operand_scale=1e4) <= 1.0
+
+
+def test_real_changes_are_caught():
+    source = np.linspace(-1, 1, 101).astype(np.float32)
+    converted = source.copy()
+    converted[50] += 0.01
+    assert Tolerance().scaled_error(source, converted) > 1.0
+    assert 0 < mismatched_share(source, converted, 1e-4) < 0.02
+
+
+def test_nan_on_one_side_is_infinite_and_matching_nan_is_fine():
+    source = np.array([1.0, np.nan], np.float32)
+    assert math.isinf(scaled_error(source, np.array([1.0, 0.0], np.float32), 1e-4))
+    assert scaled_error(source, source.copy(), 1e-4) == 0.0
+
+
+def test_intended_fp16_passes_at_fp16_but_not_at_fp32():
+    source = np.random.default_rng(1).standard_normal(500).astype(np.float32)
+    halved = source.astype(np.float16).astype(np.float32)
+    assert Tolerance("float16").scaled_error(source, halved) <= 1.0
+    assert Tolerance("float32").scaled_error(source, halved) > 1.0
+
+
+def test_integer_and_boolean_values_must_be_equal():
+    a = np.array([True, False, True])
+    assert scaled_error(a, a.copy(), 1e-4) == 0.0
+    assert scaled_error(a, ~a, 1e-4) > 1.0

@@ -182,6 +182,8 @@ class _Builder:
             return True
         if op == "concat":
             a = self.pick(lambda s: len(s) >= 2)
+            if a is None:
+                return False
             sa = self.shapes[a]
             mates = [
                 t
@@ -191,6 +193,8 @@ class _Builder:
                 and s[2:] == sa[2:]
                 and s[1] + sa[1] <= MAX_CHANNELS * 2
             ]
+            if not mates:  # every candidate would push the channels past the cap
+                return False
             b = int(mates[int(self.rng.integers(0, len(mates)))])
             self.add(op, [a, b], (sa[0], sa[1] + self.shapes[b][1], *sa[2:]), {"axis": 1})
             return True

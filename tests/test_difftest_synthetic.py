@@ -52,3 +52,10 @@ def test_tensorflow_builds_the_same_function_as_torch():
             close += int(np.isclose(p[finite], t[finite], rtol=1e-3, atol=1e-3).sum())
             total += int(finite.sum())
     assert total > 1000 and close / total > 0.99
+
+
+def test_concat_without_a_fitting_partner_is_skipped_not_a_crash():
+    # seed 4 at 30 nodes once drew a concat whose every partner exceeded the channel cap
+    graph = generate(4, 30)
+    assert len(graph.nodes) == 30
+    assert graph.describe() == generate(4, 30).describe()

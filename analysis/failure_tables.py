@@ -274,62 +274,46 @@ def build_table14(ctx: AnalysisContext) -> ArtifactResult:
     return result
 
 
-@artifact("table10_causes_by_symptom", "Top-5 causes by symptom", "Table 10")
-def build_table10(ctx: AnalysisContext) -> ArtifactResult:
-    table = table10_causes_by_symptom(ctx.study.labelled_issues(), ctx.codebook)
-    result = ArtifactResult(
-        table=table, checks=_marginal_checks("table10_causes_by_symptom", table, ctx)
-    )
-    result.latex = latex.cross_table(
-        table,
-        _labels(ctx.codebook, "cause"),
-        _labels(ctx.codebook, "symptom"),
-        "Top causes by symptom",
-        "tab:causes-symptoms",
-    )
-    result.figures["table10_causes_by_symptom"] = count_heatmap(
-        table,
-        "cause",
-        "symptom",
-        _labels(ctx.codebook, "cause"),
-        _labels(ctx.codebook, "symptom"),
-        "Top causes by symptom",
-    )
+def _cross_result(
+    ctx: AnalysisContext, artifact_id: str, table: pd.DataFrame, title: str, label: str, paper: str
+) -> ArtifactResult:
+    """A cause × symptom table as LaTeX and heat map; its margins checked against the paper."""
+    causes, symptoms = _labels(ctx.codebook, "cause"), _labels(ctx.codebook, "symptom")
+    result = ArtifactResult(table=table, checks=_marginal_checks(artifact_id, table, ctx))
+    result.latex = latex.cross_table(table, causes, symptoms, title, label)
+    result.figures[artifact_id] = count_heatmap(table, "cause", "symptom", causes, symptoms, title)
     if ctx.is_reference_study:
         result.notes.append(
-            "study.md lists no cell-level values for Table 10; its margins are checked against "
+            f"study.md lists no cell-level values for {paper}; its margins are checked against "
             "Tables 9 and 14."
         )
     return result
+
+
+@artifact("table10_causes_by_symptom", "Top-5 causes by symptom", "Table 10")
+def build_table10(ctx: AnalysisContext) -> ArtifactResult:
+    table = table10_causes_by_symptom(ctx.study.labelled_issues(), ctx.codebook)
+    return _cross_result(
+        ctx,
+        "table10_causes_by_symptom",
+        table,
+        "Top causes by symptom",
+        "tab:causes-symptoms",
+        "Table 10",
+    )
 
 
 @artifact("table16_causes_by_symptom_full", "Every cause by every symptom", "Table 16 (appendix)")
 def build_table16(ctx: AnalysisContext) -> ArtifactResult:
     table = table16_causes_by_symptom_full(ctx.study.labelled_issues(), ctx.codebook)
-    result = ArtifactResult(
-        table=table, checks=_marginal_checks("table16_causes_by_symptom_full", table, ctx)
-    )
-    result.latex = latex.cross_table(
+    return _cross_result(
+        ctx,
+        "table16_causes_by_symptom_full",
         table,
-        _labels(ctx.codebook, "cause"),
-        _labels(ctx.codebook, "symptom"),
         "Causes by symptom (all categories)",
         "tab:causes-symptoms-full",
+        "Table 16",
     )
-    result.figures["table16_causes_by_symptom_full"] = count_heatmap(
-        table,
-        "cause",
-        "symptom",
-        _labels(ctx.codebook, "cause"),
-        _labels(ctx.codebook, "symptom"),
-        "Causes by symptom",
-    )
-    if ctx.is_reference_study:
-        result.notes.append(
-            "study.md lists no cell-level values for Table 16; its margins are checked against "
-            "Tables 9 and 14."
-        )
-    return result
 
 
 @artifact("findings_failures", "Headline numbers of the RQ2 findings", "Section 5")

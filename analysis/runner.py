@@ -1,9 +1,11 @@
 """Walk the registry, write every artifact to an output folder, and write the report.
 
-Artifacts are independent, so they are built and written in a small pool of forked worker
-processes (rendering figures is most of the time). Each worker returns what the report needs
-(the table, checks and notes, the files written), never the figures; the report is assembled in
-registry order, so the output does not depend on which worker finished first.
+Artifacts are built and written in a small pool of forked worker processes (rendering figures
+is most of the time). Artifacts of one module go to the same worker, so what a module caches
+for its artifacts (a loaded survey, an analysed campaign) is computed once. Each worker returns
+what the report needs (the table, checks and notes, the files written), never the figures; the
+report is assembled in registry order, so the output does not depend on which worker finished
+first.
 """
 
 from __future__ import annotations
@@ -47,11 +49,13 @@ def write_result(result: ArtifactResult, artifact_id: str, out: Path) -> list[Pa
 
 
 def _build_and_write(
-    artifact_id: str, ctx: AnalysisContext, out: Path
-) -> tuple[ArtifactResult, list[Path]]:
-    result = REGISTRY[artifact_id].build(ctx)
-    files = write_result(result, artifact_id, out)
-    return replace(result, figures={}), files
+    artifact_ids: list[str], ctx: AnalysisContext, out: Path
+) -> dict[str, tuple[ArtifactResult, list[Path]]]:
+    done = {}
+    for artifact_id in artifact_ids:
+        result = REGISTRY[artifact_id].build(ctx)
+        done[artifact_id] = (replace(result, figures={}), write_result(result, artifact_id, out))
+    return done
 
 
 def default_jobs() -> int:
@@ -73,18 +77,21 @@ def run(
     bar = tqdm(
         total=len(items), desc="artifacts", unit="artifact", disable=not progress, leave=False
     )
+    groups: dict[str, list[str]] = {}
+    for item in items:
+        groups.setdefault(item.build.__module__, []).append(item.id)
     done: dict[str, tuple[ArtifactResult, list[Path]]] = {}
-    if jobs == 1 or len(items) == 1:
-        for item in items:
-            done[item.id] = _build_and_write(item.id, ctx, out)
-            bar.update()
+    if jobs == 1 or len(groups) == 1:
+        for ids in groups.values():
+            done.update(_build_and_write(ids, ctx, out))
+            bar.update(len(ids))
     else:
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(jobs, mp_context=context) as pool:
-            futures = {item.id: pool.submit(_build_and_write, item.id, ctx, out) for item in items}
-            for item in items:
-                done[item.id] = futures[item.id].result()
-                bar.update()
+            futures = [pool.submit(_build_and_write, ids, ctx, out) for ids in groups.values()]
+            for future, ids in zip(futures, groups.values(), strict=True):
+                done.update(future.result())
+                bar.update(len(ids))
     bar.close()
     outcomes = [Outcome(item, *done[item.id]) for item in items]
     write_report(ctx, outcomes, out)

@@ -6,7 +6,6 @@ State and raw responses live in the git-ignored ``.cache/mining/`` (``state.sqli
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Iterator
@@ -15,22 +14,20 @@ from pathlib import Path
 
 import click
 
+from convfail import issue_records
 from convfail.dataset import load_study, read_csv
 from convfail.errors import ConvfailError
-from convfail.paths import cache_dir, data_dir, study_dir
+from convfail.issue_records import MINED_FIELDS, record_path
+from convfail.paths import cache_dir, data_dir, issues_dir, study_dir
 from mining import rules, studies, validation
 from mining.archive import Archive
 from mining.auth import ANONYMOUS_WARNING, find_token
 from mining.miner import Miner
 from mining.scope import PRESETS, STATES, resolve
-from mining.store import Store, dataset_name
+from mining.store import Store
 from mining.transport import GITHUB_API, Transport
 
 API_CHOICES = ("auto", "graphql", "rest")
-
-
-def issues_dir() -> Path:
-    return data_dir() / "issues"
 
 
 def mining_cache() -> Path:
@@ -216,15 +213,13 @@ def issues_command(
 
 def read_records(repository: str) -> list[dict]:
     """The committed records of a repository (``data/issues/<owner>__<repo>.jsonl``)."""
-    path = issues_dir() / dataset_name(repository)
+    path = record_path(repository)
     if not path.is_file():
         raise ConvfailError(
             f"no mined records for {repository} ({path})",
             f"run: convfail mine issues --repo {repository} (or a --preset)",
         )
-    return [
-        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
-    ]
+    return issue_records.read_records(path, MINED_FIELDS)
 
 
 @mine.command("sample")

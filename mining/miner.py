@@ -18,6 +18,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from convfail.issue_records import record_path
 from mining import normalize, queries
 from mining.errors import GitHubError, GraphQLTimeout, MiningError
 from mining.scope import Scope
@@ -68,7 +69,7 @@ class Miner:
     def crawl(self, scope: Scope, *, full: bool = False) -> Report:
         """Bring the records of ``scope`` up to date and export the repository's JSONL."""
         before = self.transport.stats.requests
-        self.store.seed(scope.repository, self.folder / _dataset(scope.repository))
+        self.store.seed(scope.repository, record_path(scope.repository, self.folder))
         since = None if full else self.store.watermark(scope.key)
         mode = "full" if since is None else "incremental"
         probe = self._probe(scope, since) if since else None
@@ -305,7 +306,7 @@ class Miner:
     def hydrate(self, repository: str, numbers: list[int], *, refresh: bool = False) -> list[int]:
         """Fetch full records (body, comments, dates, evidence) of chosen issues; return misses."""
         scope = Scope(repository, state="all")
-        self.store.seed(repository, self.folder / _dataset(repository))
+        self.store.seed(repository, record_path(repository, self.folder))
         todo = [
             n
             for n in sorted(set(numbers))
@@ -402,10 +403,6 @@ class Miner:
             response = self.transport.get(response.next_url)
             items.extend(response.json() or [])
         return items
-
-
-def _dataset(repository: str) -> str:
-    return repository.replace("/", "__") + ".jsonl"
 
 
 def _list_request(scope: Scope, since: str | None) -> tuple[str, dict[str, Any]]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from convfail import issue_records
 from mining import rules
 
 EVIDENCE_KINDS = ("closed", "referenced", "cross-referenced", "connected")
@@ -62,6 +63,7 @@ def _event_key(e: dict[str, Any]) -> tuple:
 
 def finish(record: dict[str, Any]) -> dict[str, Any]:
     """Sort what has no order of its own and attach the firing fix rules of every rule set."""
+    record["schema"] = issue_records.VERSION
     record["labels"] = sorted(set(record["labels"]))
     record["events"] = sorted(record["events"], key=_event_key)
     record["fix_rules"] = rules.evaluate(record)

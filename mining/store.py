@@ -15,7 +15,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from convfail.dataset import atomic_write_text
+from convfail import issue_records
+from convfail.issue_records import record_line
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS issues (
@@ -41,14 +42,6 @@ CREATE TABLE IF NOT EXISTS etags (
     etag TEXT NOT NULL
 );
 """
-
-
-def dataset_name(repository: str) -> str:
-    return repository.replace("/", "__") + ".jsonl"
-
-
-def record_line(record: dict[str, Any]) -> str:
-    return json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
 class Store:
@@ -105,22 +98,15 @@ class Store:
         """Load a committed JSONL into an empty store (a fresh checkout can then go incremental)."""
         if self.count(repository) or not dataset.is_file():
             return 0
-        records = [
-            json.loads(line)
-            for line in dataset.read_text(encoding="utf-8").splitlines()
-            if line.strip()
-        ]
+        records = issue_records.read_records(dataset, issue_records.MINED_FIELDS)
         self.upsert(r for r in records if r.get("repository") == repository)
         return len(records)
 
     def export(self, repository: str, folder: Path) -> Path:
         """Write ``<folder>/<owner>__<repo>.jsonl``: one record per line, sorted by number."""
-        path = folder / dataset_name(repository)
-        rows = self.db.execute(
-            "SELECT record FROM issues WHERE repository = ? ORDER BY number", (repository,)
-        ).fetchall()
-        atomic_write_text(path, "".join(r[0] for r in rows))
-        return path
+        return issue_records.write_records(
+            issue_records.record_path(repository, folder), self.records(repository)
+        )
 
     # -- crawl progress -------------------------------------------------------------------
     def crawl(self, crawl_key: str) -> tuple[str | None, int, str, bool] | None:

@@ -25,10 +25,10 @@ import yaml
 from convfail.codebook import load_codebook
 from convfail.dataset import atomic_write_text, csv_text, read_csv
 from convfail.errors import DatasetError
+from convfail.issue_records import project_path
 from convfail.records import ISSUE_COLUMNS, ISSUE_KEY
 from mining import rules
 from mining.scope import Scope
-from mining.store import dataset_name
 
 POPULATION_COLUMNS = [
     "repository",
@@ -106,7 +106,7 @@ def mined_rows(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
         {
             "repository": r["repository"],
             "number": r["number"],
-            "record": f"data/issues/{dataset_name(r['repository'])}",
+            "record": project_path(r["repository"]),
             "created_at": r["created_at"],
             "closed_at": r["closed_at"] or "",
             "updated_at": r["updated_at"],
@@ -147,7 +147,7 @@ def sample_issues(
                 "pilot_artifact_id": "",
                 "created_at": record["created_at"][:10],
                 "created_at_source": "mined",
-                "source_file": f"data/issues/{dataset_name(row.repository)}",
+                "source_file": project_path(row.repository),
                 "source_sheet": "",
                 "source_row": "",
             }
@@ -202,7 +202,7 @@ def write_sample(
             "scopes": [
                 s.describe()
                 | {
-                    "records": f"data/issues/{dataset_name(s.repository)}",
+                    "records": project_path(s.repository),
                     "in_population": int((snapshot["repository"] == s.repository).sum()),
                     "fixed": int(
                         (

@@ -303,9 +303,12 @@ def hydrate_command(
         mined = []
         for repository, numbers in wanted.items():
             missing = miner.hydrate(repository, numbers, refresh=refresh or replay)
-            found = [r for n in numbers if (r := miner.store.get(repository, n)) is not None]
+            canonical = miner.store.alias(repository) or repository
+            stored = [miner.store.get(canonical, n) for n in numbers if n not in missing]
+            found = [r for r in stored if r is not None and not r.get("retired")]
             mined.extend(found)
-            note = f", not found: {', '.join(map(str, missing))}" if missing else ""
+            gone = ", ".join(f"{n} ({why})" for n, why in sorted(missing.items()))
+            note = f"; not hydrated: {gone}" if gone else ""
             click.echo(f"{repository}: {len(found)}/{len(numbers)} issue(s) hydrated{note}")
         path = studies.write_mined(folder, mined)
         click.echo(

@@ -33,6 +33,16 @@ class Scope:
         if self.state not in STATES:
             raise ConvfailError(f"unknown state {self.state!r}", f"choose from {', '.join(STATES)}")
 
+    def renamed(self, repository: str) -> Scope:
+        """The same filters on the repository's current name."""
+        return Scope(repository, self.labels, self.state, self.exclude_labels, self.converter)
+
+    def out_of_scope_reason(self, record: dict[str, Any]) -> str:
+        """Why GitHub's filters no longer return ``record`` (for a retired record's tombstone)."""
+        if self.state != "all" and record["state"] != self.state:
+            return "reopened" if record["state"] == "open" else f"now {record['state']}"
+        return "labels changed"
+
     @property
     def owner(self) -> str:
         return self.repository.split("/")[0]

@@ -39,8 +39,13 @@ FIELDS = (
     "body",
     "state",
     "state_reason",
+    "retired",
+    "aliases",
     "labels",
+    "author",
     "author_association",
+    "closed_by",
+    "closed_by_bot",
     "created_at",
     "updated_at",
     "closed_at",
@@ -62,6 +67,27 @@ def file_name(repository: str) -> str:
 def record_path(repository: str, folder: Path | None = None) -> Path:
     """Where the records of ``repository`` live (``folder`` defaults to ``data/issues``)."""
     return (folder or issues_dir()) / file_name(repository)
+
+
+def find_path(repository: str, folder: Path | None = None) -> Path:
+    """The file holding ``repository``'s records, also under the name it has now.
+
+    A renamed repository's records live under its new name and list the old one in
+    ``aliases``; the first line of each file says which names it answers to.
+    """
+    direct = record_path(repository, folder)
+    if direct.is_file():
+        return direct
+    for path in sorted((folder or issues_dir()).glob(f"*{SUFFIX}")):
+        with path.open(encoding="utf-8") as handle:
+            first = handle.readline()
+        try:
+            aliases = json.loads(first).get("aliases") or []
+        except (ValueError, AttributeError):
+            continue
+        if repository in aliases:
+            return path
+    return direct
 
 
 def project_path(repository: str) -> str:

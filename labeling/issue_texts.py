@@ -101,7 +101,7 @@ def _metadata(record: dict) -> dict[str, str]:
 
 def mined_records(data_dir: Path, repository: str, wanted: set[int]) -> dict[int, dict]:
     """Mined records of the wanted issue numbers (none yet when the file does not exist)."""
-    path = issue_records.record_path(repository, data_dir / ISSUES)
+    path = issue_records.find_path(repository, data_dir / ISSUES)
     return {
         r["number"]: r
         for r in issue_records.read_records(path, missing_ok=True)

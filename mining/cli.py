@@ -17,7 +17,7 @@ import click
 from convfail import issue_records
 from convfail.dataset import load_study, read_csv
 from convfail.errors import ConvfailError
-from convfail.issue_records import MINED_FIELDS, record_path
+from convfail.issue_records import MINED_FIELDS
 from convfail.paths import cache_dir, data_dir, issues_dir, study_dir
 from mining import rules, studies, validation
 from mining.archive import Archive
@@ -212,8 +212,8 @@ def issues_command(
 
 
 def read_records(repository: str) -> list[dict]:
-    """The committed records of a repository (``data/issues/<owner>__<repo>.jsonl``)."""
-    path = record_path(repository)
+    """The committed records of a repository, also when it was renamed since."""
+    path = issue_records.find_path(repository)
     if not path.is_file():
         raise ConvfailError(
             f"no mined records for {repository} ({path})",
@@ -259,8 +259,13 @@ def sample_command(
     labeling tool), mined.csv and study.yaml (seed, rule set, population hash). The same records,
     seed and options always give the same files.
     """
-    scopes = resolve(presets, repositories, labels, exclude, state)
-    records = {s.repository: read_records(s.repository) for s in scopes}
+    scopes = []
+    records = {}
+    for scope in resolve(presets, repositories, labels, exclude, state):
+        found = read_records(scope.repository)
+        current = scope.renamed(found[0]["repository"]) if found else scope
+        scopes.append(current)
+        records[current.repository] = found
     folder = study_dir(study)
     written = studies.write_sample(folder, study, scopes, records, n, seed, rule_set)
     frame = read_csv(folder / "population.csv")

@@ -121,7 +121,7 @@ def resolve(
         )
     if not scopes:
         scopes = list(PRESETS.values())
-    if state and presets:
+    if state:
         scopes = [
             Scope(s.repository, s.labels, state, s.exclude_labels, s.converter) for s in scopes
         ]

@@ -78,7 +78,7 @@ def population(records: Iterable[dict[str, Any]], scope: Scope, rule_set: str) -
             "strict_rules": ";".join(rules.firing(r, "strict")),
         }
         for r in records
-        if scope.in_population(r)
+        if scope.in_population(r) and not r.get("retired")
     ]
     frame = pd.DataFrame(rows, columns=POPULATION_COLUMNS)
     return frame.sort_values(ISSUE_KEY, kind="stable").reset_index(drop=True)
@@ -171,6 +171,18 @@ def write_sample(
     frames = [population(records[s.repository], s, rule_set) for s in scopes]
     snapshot = pd.concat(frames).sort_values(ISSUE_KEY, kind="stable").reset_index(drop=True)
     sample = draw(snapshot, n, seed)
+    if sample.empty:
+        counts = ", ".join(
+            f"{s.repository}: {len(records[s.repository])} record(s), "
+            f"{int((snapshot['repository'] == s.repository).sum())} in population"
+            for s in scopes
+        )
+        raise DatasetError(
+            f"no issue in scope is closed with a fix by the {rule_set} rules ({counts});"
+            " nothing written",
+            "mine the issues with their evidence first (convfail mine issues), widen the scope,"
+            " or choose other --rules",
+        )
     by_key = {(r["repository"], r["number"]): r for rs in records.values() for r in rs}
     converters = {s.repository: s.converter or s.name for s in scopes}
     issues_text = csv_text(sample_issues(sample, by_key, converters))

@@ -367,11 +367,14 @@ class Transport:
                 return response
             message = _message(response)
             if status in RETRY_STATUSES:
+                # urllib3 has already retried this answer STATUS_RETRIES times with backoff
                 if resource == "graphql" and "timeout" in message.lower():
                     raise GraphQLTimeout("GitHub timed out computing a GraphQL page")
-                self._backoff(attempt, f"GitHub answered {status}")
-                attempt += 1
-                continue
+                raise MiningError(
+                    f"GitHub answered {status} to {STATUS_RETRIES + 1} tries of "
+                    f"{method} {self.scrub(target.split('?')[0])}",
+                    "check GitHub's status page, then run again: the crawl resumes",
+                )
             if status in {403, 429}:
                 retry_after = response.headers.get("retry-after")
                 if info is not None and info.remaining == 0 and not retry_after:

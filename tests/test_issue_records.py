@@ -74,3 +74,11 @@ def test_required_fields_and_missing_files(tmp_path: Path) -> None:
     path.write_text('{"number": 1}\n')
     with pytest.raises(DatasetError, match=r":1: .*missing repository"):
         issue_records.read_records(path, issue_records.MINED_FIELDS)
+
+
+def test_a_renamed_repository_is_found_through_its_aliases(tmp_path: Path) -> None:
+    record = {"schema": issue_records.VERSION, "repository": "o/new", "number": 1}
+    path = issue_records.record_path("o/new", tmp_path)
+    issue_records.write_records(path, [record | {"aliases": ["o/old"]}])
+    assert issue_records.find_path("o/old", tmp_path) == path
+    assert issue_records.find_path("o/other", tmp_path).name == "o__other.jsonl"

@@ -152,3 +152,32 @@ def test_validate_reports_precision_and_recall(project: Path, fake, tmp_path: Pa
         line for line in result.output.splitlines() if line.strip().startswith("all")
     ).split()
     assert float(row[7]) == round(precision, 3) and float(row[8]) == round(recall, 3)
+
+
+def test_sample_of_an_empty_population_fails_and_writes_nothing(project: Path) -> None:
+    fake = FakeGitHub(token=TOKEN)
+    repo = generate_repo("o/conv", 30, seed=2)
+    for issue in repo.issues.values():  # closed, but with no evidence of a fix
+        issue.events = [e for e in issue.events if e.kind not in rules_kinds()]
+    fake.add_repo(repo)
+    with fake:
+        mined = run_cli(
+            "mine",
+            "issues",
+            "--repo",
+            "o/conv",
+            "--api-url",
+            fake.url,
+            "-q",
+            env={"GITHUB_TOKEN": TOKEN},
+        )
+    assert mined.exit_code == 0, mined.output
+    result = run_cli("mine", "sample", "--study", "empty", "--seed", "1", "--repo", "o/conv")
+    assert result.exit_code != 0
+    message = str(result.exception)
+    assert "no issue in scope is closed with a fix" in message and "\n" not in message
+    assert not (project / "data" / "studies" / "empty").exists()
+
+
+def rules_kinds() -> set[str]:
+    return {"closed", "referenced", "cross-referenced", "connected"}

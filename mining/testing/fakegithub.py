@@ -23,6 +23,7 @@ import struct
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -68,6 +69,7 @@ class Fault:
     times: int = 1
     path: str = ""
     skip: int = 0
+    match: bytes = b""
 
 
 @dataclass
@@ -109,6 +111,9 @@ class FakeGitHub:
         self.lock = threading.Lock()
         self.server: ThreadingHTTPServer | None = None
         self.renames: dict[str, str] = {}
+        # called with (path, query) before each REST GET is answered: tests change the data
+        # between two pages, as users do on GitHub while a crawl runs
+        self.before_get: Callable[[str, dict[str, str]], None] | None = None
 
     # -- life cycle -----------------------------------------------------------------------
     def add_repo(self, repo: Repo) -> Repo:
@@ -121,6 +126,15 @@ class FakeGitHub:
         repo.full_name = new
         self.repos[new] = repo
         self.renames[old] = new
+        # what points at the repository (commits, pull requests) shows its new name
+        for other in self.repos.values():
+            for issue in other.issues.values():
+                for event in issue.events:
+                    if event.commit_repository == old:
+                        event.commit_repository = new
+                    for end in (event.source, event.closer_pr):
+                        if end is not None and end.repository == old:
+                            end.repository = new
         return repo
 
     def find(self, full_name: str) -> tuple[Repo | None, bool]:
@@ -159,12 +173,17 @@ class FakeGitHub:
         return f"http://{host}:{port}"
 
     # -- test helpers ---------------------------------------------------------------------
-    def inject(self, kind: str, times: int = 1, path: str = "", skip: int = 0) -> None:
-        """The next ``times`` requests whose path starts with ``path`` (after ``skip``) fail."""
+    def inject(
+        self, kind: str, times: int = 1, path: str = "", skip: int = 0, match: str = ""
+    ) -> None:
+        """The next ``times`` requests whose path starts with ``path`` (after ``skip``) fail.
+
+        ``match``: only requests whose body contains it (a GraphQL operation name, say).
+        """
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; choose from {sorted(FAULT_KINDS)}")
         with self.lock:
-            self.faults.append(Fault(kind, times, path, skip))
+            self.faults.append(Fault(kind, times, path, skip, match.encode()))
 
     def count(self, path: str = "", status: int | None = None) -> int:
         with self.lock:
@@ -183,10 +202,10 @@ class FakeGitHub:
             self.log.clear()
 
     # -- internals ------------------------------------------------------------------------
-    def take_fault(self, path: str) -> str | None:
+    def take_fault(self, path: str, body: bytes = b"") -> str | None:
         with self.lock:
             for fault in self.faults:
-                if not path.startswith(fault.path):
+                if not path.startswith(fault.path) or fault.match not in body:
                     continue
                 if fault.skip:
                     fault.skip -= 1
@@ -422,7 +441,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send(401, {"message": "This endpoint requires you to be authenticated."})
             return
         bucket = self.fake.bucket(identity, "graphql")
-        kind = self.fake.take_fault(path)
+        kind = self.fake.take_fault(path, body)
         if kind:
             self.fault(kind, "graphql", bucket, lambda: self.run_graphql(body, bucket))
             return
@@ -517,6 +536,8 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(self.fake.latency)
         split = urlsplit(self.path)
         path, query = split.path, {k: v[-1] for k, v in parse_qs(split.query).items()}
+        if self.fake.before_get is not None:
+            self.fake.before_get(path, query)
         identity = self.identity()
         if identity is None:
             self.record(401)

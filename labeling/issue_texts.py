@@ -1,7 +1,8 @@
 """The text of a study's issues: title from ``issues.csv``, body and comments from mined records.
 
 The miner writes ``data/issues/<owner>__<repo>.jsonl`` (one JSON record per issue, with at least
-``number``; usually ``title``, ``url``, ``body`` and sometimes ``comments``). Any of those may be
+``number``; usually ``title``, ``url``, ``body`` and sometimes ``comments``), read here through
+:mod:`convfail.issue_records`, which reports a bad line as ``path:line``. Any field may be
 missing, and the file itself may not exist yet: the tool then shows the title and the link to
 GitHub, and the suggestions learn from titles only.
 """

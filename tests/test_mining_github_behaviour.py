@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from convfail import issue_records
 from mining import rules, studies
 from mining.errors import MiningError
 from mining.scope import Scope, resolve
@@ -204,6 +205,7 @@ def test_evidence_per_event_and_who_closed(tmp_path, token):
     with fake:
         records = by_number(make_miner(fake, tmp_path, token=token).crawl(SCOPE).dataset)
     first, second, third = records[1], records[2], records[3]
+    assert set(first) == set(issue_records.FIELDS)
     assert first["author"] == "ghost" and second["author"] == "octocat"
     assert [(e["kind"], e["state_reason"]) for e in first["events"]] == [
         ("closed", "not_planned"),

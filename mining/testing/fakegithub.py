@@ -623,8 +623,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             return 404, {"message": "Not Found"}, {}
         if len(parts) == 3:
-            name = repo.full_name.split("/")[1]
-            return 200, {"id": repo.id, "full_name": repo.full_name, "name": name}, {}
+            return 200, payloads.rest_repository(repo, self.fake.url), {}
         if parts[3] != "issues":
             return 404, {"message": "Not Found"}, {}
         api = self.fake.url

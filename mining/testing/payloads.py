@@ -364,6 +364,20 @@ def rest_user(login: str | None, api: str, bot: bool = False) -> dict:
     }
 
 
+def rest_repository(repo: Repo, api: str) -> dict:
+    owner, name = repo.full_name.split("/")
+    return {
+        "id": repo.id,
+        "name": name,
+        "full_name": repo.full_name,
+        "owner": {"login": owner, "type": "Organization"},
+        "private": False,
+        "url": f"{api}/repos/{repo.full_name}",
+        "html_url": f"{WEB}/{repo.full_name}",
+        "issues_url": f"{api}/repos/{repo.full_name}/issues{{/number}}",
+    }
+
+
 def rest_issue(repo: Repo, issue: Issue, api: str) -> dict:
     base = f"{api}/repos/{repo.full_name}/issues/{issue.number}"
     payload = {

@@ -25,6 +25,7 @@ from mining.transport import Transport
 
 MODES = pytest.mark.parametrize("token", [TOKEN, None], ids=["graphql", "rest"])
 SCOPE = Scope("o/conv")
+pytest_plugins = ["mining_fixtures"]
 
 
 def by_number(path: Path) -> dict[int, dict]:
@@ -53,20 +54,12 @@ def issue(number: int, events: list[Event], **fields) -> Issue:
     )
 
 
-@pytest.fixture
-def server():
-    fake = FakeGitHub(token=TOKEN, anonymous_limit=100_000)
-    fake.add_repo(generate_repo("o/conv", 60, seed=4, long_timeline_share=0.0))
-    with fake:
-        yield fake
-
-
 @MODES
-def test_pull_requests_are_never_stored_and_hydrate_refuses_them(server, tmp_path, token):
-    repo = server.repos["o/conv"]
+def test_pull_requests_are_never_stored_and_hydrate_refuses_them(small_fake, tmp_path, token):
+    repo = small_fake.repos["o/conv"]
     pulls = sorted(n for n, i in repo.issues.items() if i.is_pull_request)
     assert pulls, "the repository has pull requests"
-    miner = make_miner(server, tmp_path, token=token)
+    miner = make_miner(small_fake, tmp_path, token=token)
     records = by_number(miner.crawl(SCOPE).dataset)
     assert not set(pulls) & set(records)
     wanted = [closed_issues(repo)[0], pulls[0]]
@@ -76,11 +69,11 @@ def test_pull_requests_are_never_stored_and_hydrate_refuses_them(server, tmp_pat
 
 
 @MODES
-def test_hydrate_reports_each_missing_issue_and_keeps_the_batch(server, tmp_path, token):
-    repo = server.repos["o/conv"]
-    elsewhere = server.add_repo(Repo("o/elsewhere"))
+def test_hydrate_reports_each_missing_issue_and_keeps_the_batch(small_fake, tmp_path, token):
+    repo = small_fake.repos["o/conv"]
+    elsewhere = small_fake.add_repo(Repo("o/elsewhere"))
     keep, moved, deleted = closed_issues(repo)[:3]
-    miner = make_miner(server, tmp_path, token=token)
+    miner = make_miner(small_fake, tmp_path, token=token)
     miner.crawl(SCOPE)
     repo.transfer(moved, elsewhere, "2031-01-01T00:00:00Z")
     repo.delete(deleted)
@@ -95,9 +88,9 @@ def test_hydrate_reports_each_missing_issue_and_keeps_the_batch(server, tmp_path
 
 
 @MODES
-def test_a_reopened_issue_is_retired_by_the_next_incremental_run(server, tmp_path, token):
-    repo = server.repos["o/conv"]
-    miner = make_miner(server, tmp_path, token=token)
+def test_a_reopened_issue_is_retired_by_the_next_incremental_run(small_fake, tmp_path, token):
+    repo = small_fake.repos["o/conv"]
+    miner = make_miner(small_fake, tmp_path, token=token)
     miner.crawl(SCOPE)
     number = closed_issues(repo)[0]
     repo.reopen(number, "2031-01-01T00:00:00Z")
@@ -113,10 +106,12 @@ def test_a_reopened_issue_is_retired_by_the_next_incremental_run(server, tmp_pat
 
 
 @MODES
-def test_a_full_crawl_retires_what_left_and_the_population_matches_github(server, tmp_path, token):
-    repo = server.repos["o/conv"]
-    elsewhere = server.add_repo(Repo("o/elsewhere"))
-    miner = make_miner(server, tmp_path, token=token)
+def test_a_full_crawl_retires_what_left_and_the_population_matches_github(
+    small_fake, tmp_path, token
+):
+    repo = small_fake.repos["o/conv"]
+    elsewhere = small_fake.add_repo(Repo("o/elsewhere"))
+    miner = make_miner(small_fake, tmp_path, token=token)
     miner.crawl(SCOPE)
     moved, deleted, reopened = closed_issues(repo)[:3]
     repo.transfer(moved, elsewhere, "2031-01-01T00:00:00Z")
@@ -228,18 +223,18 @@ def test_evidence_per_event_and_who_closed(tmp_path, token):
         assert "connected_merged_pull_request" in third["fix_rules"]["strict"]
 
 
-def test_timeouts_are_retried_then_halve_the_page_which_grows_back(server, tmp_path):
+def test_timeouts_are_retried_then_halve_the_page_which_grows_back(small_fake, tmp_path):
     # four timeouts in a row outlast the transport's three retries: the page is halved once
-    server.inject("timeout", times=4, path="/graphql", match="IssuesPage")
-    miner = make_miner(server, tmp_path, page_size=10, timeline_window=100)
+    small_fake.inject("timeout", times=4, path="/graphql", match="IssuesPage")
+    miner = make_miner(small_fake, tmp_path, page_size=10, timeline_window=100)
     report = miner.crawl(SCOPE)
     sizes = [
         json.loads(r.body)["variables"]["first"]
-        for r in server.log
+        for r in small_fake.log
         if b"IssuesPage" in r.body and r.status == 200
     ]
     assert sizes[0] == 5 and 10 in sizes[1:]
-    assert sorted(by_number(report.dataset)) == closed_issues(server.repos["o/conv"])
+    assert sorted(by_number(report.dataset)) == closed_issues(small_fake.repos["o/conv"])
 
 
 def test_a_timeout_in_an_overflow_query_is_retried(tmp_path):
@@ -281,22 +276,22 @@ def test_a_rest_incremental_run_cannot_skip_an_issue_updated_between_pages(tmp_p
     assert stale == []
 
 
-def test_a_secondary_limit_without_retry_after_waits_and_goes_on(server, tmp_path):
-    server.inject("secondary_bare", path="/graphql", skip=1)
-    miner = make_miner(server, tmp_path)
+def test_a_secondary_limit_without_retry_after_waits_and_goes_on(small_fake, tmp_path):
+    small_fake.inject("secondary_bare", path="/graphql", skip=1)
+    miner = make_miner(small_fake, tmp_path)
     report = miner.crawl(SCOPE)
     assert miner.transport.stats.slept >= miner.transport.secondary_wait
-    assert sorted(by_number(report.dataset)) == closed_issues(server.repos["o/conv"])
+    assert sorted(by_number(report.dataset)) == closed_issues(small_fake.repos["o/conv"])
 
 
-def test_anonymous_304s_are_charged_authorized_ones_are_not(server):
+def test_anonymous_304s_are_charged_authorized_ones_are_not(small_fake):
     target = "/repos/o/conv/issues/1/timeline"
     for token, identity, charged in ((None, "anonymous", 1), (TOKEN, "token", 0)):
-        transport = Transport(server.url, token)
+        transport = Transport(small_fake.url, token)
         etag = transport.get(target).etag
-        used = server.bucket(identity, "core").used
+        used = small_fake.bucket(identity, "core").used
         assert transport.get(target, etag=etag).status == 304
-        assert server.bucket(identity, "core").used - used == charged
+        assert small_fake.bucket(identity, "core").used - used == charged
 
 
 def test_a_name_that_does_not_resolve_fails_at_once_in_one_line() -> None:
@@ -307,12 +302,12 @@ def test_a_name_that_does_not_resolve_fails_at_once_in_one_line() -> None:
     assert "\n" not in str(info.value) and transport.stats.retries == 0
 
 
-def test_more_labels_than_a_page_holds_are_reported(server, tmp_path, caplog) -> None:
+def test_more_labels_than_a_page_holds_are_reported(small_fake, tmp_path, caplog) -> None:
     caplog.set_level(logging.WARNING)
-    repo = server.repos["o/conv"]
+    repo = small_fake.repos["o/conv"]
     number = closed_issues(repo)[0]
     repo.issues[number].labels = [f"label {k:03d}" for k in range(120)]
-    make_miner(server, tmp_path).crawl(SCOPE)
+    make_miner(small_fake, tmp_path).crawl(SCOPE)
     assert f"o/conv#{number} has 120 labels; only the first 100 are kept" in caplog.text
 
 
@@ -322,11 +317,11 @@ def test_state_all_is_honoured_for_the_default_presets() -> None:
 
 
 @MODES
-def test_the_token_is_in_no_file_the_miner_writes(server, tmp_path, token):
-    server.inject("secondary", path="/graphql" if token else "/repos", skip=1)
-    miner = make_miner(server, tmp_path, token=token)
+def test_the_token_is_in_no_file_the_miner_writes(small_fake, tmp_path, token):
+    small_fake.inject("secondary", path="/graphql" if token else "/repos", skip=1)
+    miner = make_miner(small_fake, tmp_path, token=token)
     miner.crawl(SCOPE)
-    miner.hydrate("o/conv", closed_issues(server.repos["o/conv"])[:3])
+    miner.hydrate("o/conv", closed_issues(small_fake.repos["o/conv"])[:3])
     miner.store.close()
     miner.transport.archive.close()
     for path in tmp_path.rglob("*"):

@@ -29,18 +29,15 @@ def run_cli(*args: str, env: dict[str, str] | None = None):
     return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=True)
 
 
-def mine_tf2onnx(project: Path, fake: FakeGitHub) -> list[dict]:
+def mine_issues(fake: FakeGitHub, *scope: str) -> None:
     result = run_cli(
-        "mine",
-        "issues",
-        "--preset",
-        "tf2onnx",
-        "--api-url",
-        fake.url,
-        "-q",
-        env={"GITHUB_TOKEN": TOKEN},
+        "mine", "issues", *scope, "--api-url", fake.url, "-q", env={"GITHUB_TOKEN": TOKEN}
     )
     assert result.exit_code == 0, result.output
+
+
+def mine_tf2onnx(project: Path, fake: FakeGitHub) -> list[dict]:
+    mine_issues(fake, "--preset", "tf2onnx")
     path = project / "data" / "issues" / "onnx__tensorflow-onnx.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()]
 
@@ -161,17 +158,7 @@ def test_sample_of_an_empty_population_fails_and_writes_nothing(project: Path) -
         issue.events = [e for e in issue.events if e.kind not in rules_kinds()]
     fake.add_repo(repo)
     with fake:
-        mined = run_cli(
-            "mine",
-            "issues",
-            "--repo",
-            "o/conv",
-            "--api-url",
-            fake.url,
-            "-q",
-            env={"GITHUB_TOKEN": TOKEN},
-        )
-    assert mined.exit_code == 0, mined.output
+        mine_issues(fake, "--repo", "o/conv")
     result = run_cli("mine", "sample", "--study", "empty", "--seed", "1", "--repo", "o/conv")
     assert result.exit_code != 0
     message = str(result.exception)

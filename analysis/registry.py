@@ -15,6 +15,7 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 import pandas as pd
 from matplotlib.figure import Figure
@@ -23,13 +24,11 @@ from convfail.codebook import Codebook, default_codebook
 from convfail.dataset import Study, load_study
 
 ANALYSIS_MODULES = [
-    "analysis.failure_tables",
-    "analysis.agreement_tables",
-    "analysis.rq3_opsets",
-    "analysis.rq3_failures",
-    "analysis.survey_artifacts",
-    "analysis.rq4_outcomes",
-    "analysis.rq4_sequences",
+    "analysis.failures.artifacts",
+    "analysis.evolution.artifacts",
+    "analysis.survey.artifacts",
+    "analysis.outcomes.artifacts",
+    "analysis.sequences.artifacts",
 ]
 
 
@@ -103,6 +102,15 @@ class Artifact:
     paper_ref: str
     build: Callable[[AnalysisContext], ArtifactResult]
     per_study: bool = True
+
+
+@dataclass
+class Outcome:
+    """One artifact built and written: what the report and the command's summary read."""
+
+    artifact: Artifact
+    result: ArtifactResult
+    files: list[Path]
 
 
 REGISTRY: dict[str, Artifact] = {}

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.campaign_graphs import label_column, load_campaign_models
-from analysis.onnx_corpus import backend_corpus
-from analysis.random_structures import random_structure
-from analysis.sequence_analysis import Settings, SuiteSequences, analyse
-from analysis.sequence_pairwise import PairwiseComparer, pairwise_compare
-from analysis.sequences import PATH_CAP, count_paths, enumerate_paths
+from analysis.sequences.corpus import backend_corpus
+from analysis.sequences.data import label_column, load_campaign_models
+from analysis.sequences.kgrams import PATH_CAP, count_paths, enumerate_paths
+from analysis.sequences.pairwise import PairwiseComparer, pairwise_compare
+from analysis.sequences.random_structures import random_structure
+from analysis.sequences.tables import Settings, SuiteSequences, analyse
 
 CONVERTERS = ("torchscript", "dynamo", "tf2onnx")
 SIZES = range(15, 101, 5)

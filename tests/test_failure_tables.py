@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analysis.agreement_tables import agreement_table
-from analysis.failure_tables import (
+from analysis.failures.agreement import agreement_table
+from analysis.failures.tables import (
     count_by,
     table08_locations,
     table09_symptoms,

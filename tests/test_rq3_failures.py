@@ -7,17 +7,17 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis.registry import AnalysisContext, artifacts
-from analysis.rq3_failures import (
+from analysis.evolution.stats import spearman_test
+from analysis.evolution.tables import (
     BINNINGS,
     SUBSET,
     cumulative_by_quarter,
     failures_per_release,
     release_bins,
-    spearman_test,
     split_dated,
     subset_causes,
 )
+from analysis.registry import AnalysisContext, artifacts
 from convfail.codebook import default_codebook
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analysis.opsets import (
+from analysis.evolution.opsets import (
     PAPER_LAST_OPSET,
     compare_with_artifact,
     installed_onnx,

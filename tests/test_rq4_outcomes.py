@@ -3,9 +3,11 @@
 import pandas as pd
 import pytest
 
+from analysis.outcomes.artifacts import build_table11
+from analysis.outcomes.data import load_results
+from analysis.outcomes.tables import table11
 from analysis.registry import AnalysisContext
-from analysis.rq4_outcomes import build_table11, load_results, table11
-from convfail.paths import artifact_dir, data_dir
+from convfail.paths import artifact_dir, difftest_dir
 from difftest.artifact_import import read_results, results_text
 
 PUBLISHED = {
@@ -53,7 +55,7 @@ def test_import_keeps_source_failures_and_inference_failures_apart(imported):
 
 def test_import_is_deterministic_and_matches_the_shipped_file(imported):
     assert results_text(read_results(artifact_dir())) == imported.read_text()
-    shipped = data_dir() / "difftest" / "issta24-synthetic" / "results.jsonl"
+    shipped = difftest_dir() / "issta24-synthetic" / "results.jsonl"
     assert shipped.read_text() == imported.read_text()
 
 

@@ -7,10 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from analysis.random_structures import random_structure
-from analysis.sequence_groups import compare_groups
-from analysis.sequence_pairwise import PairwiseComparer, common_blocks, pairwise_compare
-from analysis.sequences import (
+from analysis.sequences.groups import compare_groups
+from analysis.sequences.kgrams import (
     SequenceIndex,
     count_paths,
     enumerate_paths,
@@ -19,8 +17,10 @@ from analysis.sequences import (
     minimal,
     op_graph,
 )
+from analysis.sequences.pairwise import PairwiseComparer, common_blocks, pairwise_compare
+from analysis.sequences.random_structures import random_structure
 from convfail.errors import DatasetError
-from convfail.paths import data_dir
+from convfail.paths import difftest_dir
 
 
 def structure(nodes, inputs=("x",), outputs=("out",), initializers=()):
@@ -201,7 +201,7 @@ def test_fast_and_exact_pairwise_methods_agree(seed):
 
 
 def test_campaign_graph_files_read_like_difftest_wrote_them():
-    graphs = sorted((data_dir() / "difftest" / "fresh-synthetic" / "graphs").glob("*.json"))
+    graphs = sorted((difftest_dir() / "fresh-synthetic" / "graphs").glob("*.json"))
     if not graphs:
         pytest.skip("no fresh campaign graphs in data/difftest")
     for path in graphs[:10]:

@@ -9,14 +9,14 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from analysis.campaign_graphs import graph_campaigns
-from analysis.onnx_corpus import backend_corpus, corpus_graphs
 from analysis.registry import REGISTRY, AnalysisContext, artifacts
-from analysis.rq4_sequences import build_table12, build_table15, build_tests
-from analysis.sequences import count_paths, enumerate_paths, kgrams
-from convfail.paths import data_dir
+from analysis.sequences.artifacts import build_table12, build_table15, build_tests
+from analysis.sequences.corpus import backend_corpus, corpus_graphs
+from analysis.sequences.data import graph_campaigns
+from analysis.sequences.kgrams import count_paths, enumerate_paths, kgrams
+from convfail.paths import difftest_dir
 
-CAMPAIGNS = graph_campaigns(data_dir() / "difftest")
+CAMPAIGNS = graph_campaigns(difftest_dir())
 needs_campaign = pytest.mark.skipif(not CAMPAIGNS, reason="no campaign with graph structures")
 
 

@@ -12,11 +12,11 @@ import statsmodels.api as sm
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from analysis.campaign_graphs import load_campaign_models
-from analysis.random_structures import random_structure
-from analysis.sequence_analysis import Settings, SuiteSequences, analyse
-from analysis.sequence_stats import fisher_p_values, fisher_tests, odds_ratios, size_logit
-from analysis.sequences import SequenceIndex, fmt, kgrams, op_graph
+from analysis.sequences.data import load_campaign_models
+from analysis.sequences.kgrams import SequenceIndex, fmt, kgrams, op_graph
+from analysis.sequences.random_structures import random_structure
+from analysis.sequences.stats import fisher_p_values, fisher_tests, odds_ratios, size_logit
+from analysis.sequences.tables import Settings, SuiteSequences, analyse
 
 PLANTED = ("PlantA", "PlantB", "PlantC")
 NEUTRAL = ("NeutA", "NeutB", "NeutC")

@@ -11,8 +11,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from analysis.survey_catalogue import load_catalogue
-from analysis.survey_import import (
+from analysis.survey.catalogue import load_catalogue
+from analysis.survey.importer import (
     CODING_FILE,
     EXPORT_FILE,
     build_survey,
@@ -22,12 +22,12 @@ from analysis.survey_import import (
 from convfail.codebook import default_codebook
 from convfail.errors import ArtifactImportError
 from convfail.importers import ImportContext, registered_importers
-from convfail.paths import artifact_dir, data_dir
+from convfail.paths import artifact_dir, project_root, survey_dir
 
 ARTIFACT = artifact_dir()
 EXPORT = ARTIFACT / EXPORT_FILE
 CODING = ARTIFACT / CODING_FILE
-SURVEY = data_dir() / "survey"
+SURVEY = survey_dir()
 
 pytestmark = pytest.mark.skipif(
     not EXPORT.is_file(), reason="the shared artifact is not beside the checkout"
@@ -264,7 +264,7 @@ def test_cli_reports_a_bad_export_in_one_line(tmp_path):
         [*args, "--created-dates", str(dates)],
         capture_output=True,
         text=True,
-        cwd=data_dir().parent,
+        cwd=project_root(),
         check=False,
     )
     assert done.returncode == 1

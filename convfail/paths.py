@@ -45,6 +45,20 @@ def study_dir(study: str) -> Path:
     return studies_dir() / study
 
 
+def difftest_dir() -> Path:
+    """Home of the differential-testing campaigns (see :mod:`convfail.campaign_files`)."""
+    return data_dir() / "difftest"
+
+
+def campaign_dir(campaign: str) -> Path:
+    return difftest_dir() / campaign
+
+
+def campaign_cache_dir(campaign: str) -> Path:
+    """A campaign's rebuildable bulk (converted models), kept out of git."""
+    return cache_dir() / "difftest" / campaign
+
+
 def codebook_path() -> Path:
     return data_dir() / "codebook.yaml"
 

@@ -20,7 +20,7 @@ import yaml
 
 from convfail.codebook import Codebook
 from convfail.errors import DatasetError, StudyNotFoundError
-from convfail.paths import studies_dir, study_dir
+from convfail.paths import labels_dir, studies_dir, study_dir
 from convfail.records import ISSUE_COLUMNS, ISSUE_KEY, LABEL_COLUMNS, LABEL_DIMENSIONS
 
 FINAL_RATER = "final"
@@ -136,7 +136,7 @@ def load_study(name: str, codebook: Codebook | None = None, root: Path | None = 
             f"{path / 'issues.csv'}: issue {first.repository}#{first.number} appears twice"
         )
     labels = {}
-    for file in sorted((path / "labels").glob("*.csv")):
+    for file in sorted(labels_dir(path).glob("*.csv")):
         frame = read_csv(file, LABEL_COLUMNS)
         frame["number"] = frame["number"].astype(int)
         if codebook is not None:

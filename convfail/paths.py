@@ -13,6 +13,7 @@ from pathlib import Path
 from convfail.errors import ConvfailError
 
 STUDIES = "studies"
+LABELS = "labels"
 
 
 def project_root() -> Path:
@@ -57,6 +58,15 @@ def campaign_dir(campaign: str) -> Path:
 def campaign_cache_dir(campaign: str) -> Path:
     """A campaign's rebuildable bulk (converted models), kept out of git."""
     return cache_dir() / "difftest" / campaign
+
+
+def labels_dir(study: Path) -> Path:
+    """The label files of a study folder: one CSV per rater, ``final.csv`` adjudicated."""
+    return study / LABELS
+
+
+def label_file(study: Path, rater: str) -> Path:
+    return labels_dir(study) / f"{rater}.csv"
 
 
 def codebook_path() -> Path:

@@ -30,10 +30,21 @@ def test_round_trip_of_the_primary_labels(project, codebook, tmp_path):
     header = [c.value for c in workbook["PyTorch"][1]]
     assert header == layout(codebook)
     assert header[:14] == [
-        "id", "Title", "URL", "Description", "Type By Number", "Type", "Symptom by Number",
-        "Symptoms", "Component by number", "Component", "Incomp. Type by Number", "Incomp. Type",
-        "Type Prob. Type by Number", "Type Prob. Type",
-    ]  # fmt: skip
+        "id",
+        "Title",
+        "URL",
+        "Description",
+        "Type By Number",
+        "Type",
+        "Symptom by Number",
+        "Symptoms",
+        "Component by number",
+        "Component",
+        "Incomp. Type by Number",
+        "Incomp. Type",
+        "Type Prob. Type by Number",
+        "Type Prob. Type",
+    ]
     first = dict(zip(header, [c.value for c in workbook["tf2onnx"][2]], strict=True))
     shape = codebook.category("cause", "shape_problem")
     assert (first["Type By Number"], first["Type"]) == (

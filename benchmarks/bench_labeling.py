@@ -154,14 +154,22 @@ def make_project(root: Path, issues: int, codebook) -> None:
     for row in rows[::2]:
         cause = rng.choice(codebook.valid_names("cause"))
         subs = codebook.valid_names("subcause", cause)
-        labels.append({
-            "repository": row["repository"], "number": row["number"],
-            "location": rng.choice(codebook.valid_names("location")),
-            "symptom": rng.choice(codebook.valid_names("symptom")),
-            "cause": cause, "subcause": rng.choice(subs) if subs else "", "note": "",
-            "codebook_version": codebook.version, "labelled_at": "2023-01-01T00:00:00Z",
-            "source_file": "", "source_sheet": "", "source_row": "",
-        })  # fmt: skip
+        labels.append(
+            {
+                "repository": row["repository"],
+                "number": row["number"],
+                "location": rng.choice(codebook.valid_names("location")),
+                "symptom": rng.choice(codebook.valid_names("symptom")),
+                "cause": cause,
+                "subcause": rng.choice(subs) if subs else "",
+                "note": "",
+                "codebook_version": codebook.version,
+                "labelled_at": "2023-01-01T00:00:00Z",
+                "source_file": "",
+                "source_sheet": "",
+                "source_row": "",
+            }
+        )
     store.write_all(labels)
 
 

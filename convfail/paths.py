@@ -13,6 +13,7 @@ from pathlib import Path
 from convfail.errors import ConvfailError
 
 STUDIES = "studies"
+LABELS = "labels"
 SURVEY = "survey"
 
 
@@ -46,14 +47,32 @@ def study_dir(study: str) -> Path:
     return studies_dir() / study
 
 
+def difftest_dir() -> Path:
+    """Home of the differential-testing campaigns (see :mod:`convfail.campaign_files`)."""
+    return data_dir() / "difftest"
+
+
+def campaign_dir(campaign: str) -> Path:
+    return difftest_dir() / campaign
+
+
+def campaign_cache_dir(campaign: str) -> Path:
+    """A campaign's rebuildable bulk (converted models), kept out of git."""
+    return cache_dir() / "difftest" / campaign
+
+
+def labels_dir(study: Path) -> Path:
+    """The label files of a study folder: one CSV per rater, ``final.csv`` adjudicated."""
+    return study / LABELS
+
+
+def label_file(study: Path, rater: str) -> Path:
+    return labels_dir(study) / f"{rater}.csv"
+
+
 def survey_dir(name: str = "") -> Path:
     """An imported survey: the published one (``data/survey``) or ``data/survey-<name>``."""
     return data_dir() / (f"{SURVEY}-{name}" if name else SURVEY)
-
-
-def difftest_dir() -> Path:
-    """The difftest campaign folders (the imported published results among them)."""
-    return data_dir() / "difftest"
 
 
 def onnx_data_dir() -> Path:

@@ -14,7 +14,6 @@ Target: under 60 s on 2 cores for >= 3,000 models.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -27,18 +26,30 @@ from analysis.sequences.kgrams import PATH_CAP, count_paths, enumerate_paths
 from analysis.sequences.pairwise import PairwiseComparer, pairwise_compare
 from analysis.sequences.random_structures import random_structure
 from analysis.sequences.tables import Settings, SuiteSequences, analyse
+from convfail.campaign_files import (
+    CONFIG_FILE,
+    GRAPHS_DIR,
+    MISMATCH,
+    RESULTS_FILE,
+    SUCCESS,
+    dumps_graph,
+    result_key,
+    tolerance_key,
+    write_results,
+)
 
 CONVERTERS = ("torchscript", "dynamo", "tf2onnx")
 SIZES = range(15, 101, 5)
 MOTIF = ("Erf", "Softplus", "ReduceMax")
 PATHS_PER_MODEL = 40
+STRICT, LOOSE = 1e-7, 1e-3  # the tolerances difftest records by default
 
 
 def write_campaign(root: Path, models: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
-    (root / "graphs").mkdir(parents=True)
-    (root / "campaign.yaml").write_text("name: bench\n")
-    lines = []
+    (root / GRAPHS_DIR).mkdir(parents=True)
+    (root / CONFIG_FILE).write_text("name: bench\n")
+    records = []
     for i in range(models):
         converter = CONVERTERS[i % len(CONVERTERS)]
         n = int(rng.choice(list(SIZES)))
@@ -47,19 +58,22 @@ def write_campaign(root: Path, models: int, seed: int) -> None:
         strict = bool(rng.random() < p_mismatch + 0.3)
         loose = strict and bool(rng.random() < p_mismatch / (p_mismatch + 0.3))
         model_id = f"bench-n{n:03d}-{i:05d}"
-        name = f"graphs/{model_id}--{converter}.json"
+        name = f"{GRAPHS_DIR}/{model_id}--{converter}.json"
         motifs = (MOTIF,) if planted else ()
         structure = random_structure(rng, n - 3 * planted, model_id, converter, motifs)
-        (root / name).write_text(json.dumps(structure, sort_keys=True) + "\n")
-        record = {
-            "model_id": model_id,
-            "converter": converter,
-            "outcome": "mismatch" if strict else "success",
-            "graph_file": name,
-            "comparison": {"mismatch": {"1e-07": strict, "0.001": loose}},
-        }
-        lines.append(json.dumps(record, sort_keys=True))
-    (root / "results.jsonl").write_text("\n".join(lines) + "\n")
+        (root / name).write_text(dumps_graph(structure))
+        verdicts = {tolerance_key(STRICT): strict, tolerance_key(LOOSE): loose}
+        records.append(
+            {
+                "key": result_key(model_id, converter),
+                "model_id": model_id,
+                "converter": converter,
+                "outcome": MISMATCH if strict else SUCCESS,
+                "graph_file": name,
+                "comparison": {"mismatch": verdicts},
+            }
+        )
+    write_results(root / RESULTS_FILE, records)
 
 
 def _sample(paths: list, rng: np.random.Generator, keep: int = PATHS_PER_MODEL) -> list:
@@ -74,7 +88,7 @@ def pairwise_extrapolation(models, suite_graphs, subsample: int, seed: int) -> d
     extrapolate to every group and tolerance of the campaign."""
     rng = np.random.default_rng(seed)
     frame = models.frame
-    strict = label_column("1e-07")
+    strict = label_column(tolerance_key(STRICT))
     group = frame[frame["converter"] == CONVERTERS[0]]
     mis = list(rng.choice(group[group[strict]]["key"], subsample, replace=False))
     cor = list(rng.choice(group[~group[strict]]["key"], subsample, replace=False))

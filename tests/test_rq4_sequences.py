@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
@@ -19,8 +17,9 @@ from analysis.sequences.kgrams import (
 )
 from analysis.sequences.pairwise import PairwiseComparer, common_blocks, pairwise_compare
 from analysis.sequences.random_structures import random_structure
+from convfail.campaign_files import GRAPHS_DIR, read_graph
 from convfail.errors import DatasetError
-from convfail.paths import difftest_dir
+from convfail.paths import campaign_dir
 
 
 def structure(nodes, inputs=("x",), outputs=("out",), initializers=()):
@@ -201,11 +200,11 @@ def test_fast_and_exact_pairwise_methods_agree(seed):
 
 
 def test_campaign_graph_files_read_like_difftest_wrote_them():
-    graphs = sorted((difftest_dir() / "fresh-synthetic" / "graphs").glob("*.json"))
+    graphs = sorted((campaign_dir("fresh-synthetic") / GRAPHS_DIR).glob("*.json"))
     if not graphs:
         pytest.skip("no fresh campaign graphs in data/difftest")
     for path in graphs[:10]:
-        s = json.loads(path.read_text())
+        s = read_graph(path)
         g = op_graph(s)
         recorded = {(a, b) for a, b, _ in s["edges"] if a != b}
         ours = {(a, b) for a, succ in enumerate(g.successors) for b in succ}

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import json
-
 import onnx
 import pytest
 from onnx import TensorProto, helper
@@ -14,6 +12,7 @@ from analysis.sequences.artifacts import build_table12, build_table15, build_tes
 from analysis.sequences.corpus import backend_corpus, corpus_graphs
 from analysis.sequences.data import graph_campaigns
 from analysis.sequences.kgrams import count_paths, enumerate_paths, kgrams
+from convfail.campaign_files import RAN, RESULTS_FILE, read_graph, read_results, tolerance_key
 from convfail.paths import difftest_dir
 
 CAMPAIGNS = graph_campaigns(difftest_dir())
@@ -64,15 +63,10 @@ def built():
 
 
 def _ran_models(campaign, converter):
-    records = [
-        json.loads(line)
-        for line in (campaign / "results.jsonl").read_text().splitlines()
-        if line.strip()
-    ]
     return [
         r
-        for r in records
-        if r["outcome"] in ("mismatch", "success")
+        for r in read_results(campaign / RESULTS_FILE).records
+        if r["outcome"] in RAN
         and r.get("graph_file")
         and (campaign / r["graph_file"]).is_file()
         and r["converter"] == converter
@@ -86,13 +80,13 @@ def test_table15_operator_sets_equal_difftest_op_counts(built):
     campaign = CAMPAIGNS[0]
     table = t15.table.set_index(["campaign", "group", "tolerance", "set"]).sort_index()
     converter = "torchscript"
-    for tolerance in ("1e-07", "0.001"):
+    for tolerance in map(tolerance_key, (1e-7, 1e-3)):
         ran = _ran_models(campaign, converter)
         if not ran:
             pytest.skip(f"no {converter} models in {campaign.name}")
         expected = {True: set(), False: set()}
         for r in ran:
-            ops = json.loads((campaign / r["graph_file"]).read_text())["op_counts"]
+            ops = read_graph(campaign / r["graph_file"])["op_counts"]
             expected[bool(r["comparison"]["mismatch"][tolerance])].update(ops)
         row = table.loc[(campaign.name, converter, tolerance)]
         assert row.loc["mismatching", "count"] == len(expected[True])
@@ -107,7 +101,7 @@ def test_table15_operator_sets_equal_difftest_op_counts(built):
 def test_tables_put_the_papers_numbers_beside_ours(built):
     t12, t15, tests = built
     table = t12.table
-    strict = table[table["tolerance"] == "1e-07"].set_index(["group", "metric", "form"])
+    strict = table[table["tolerance"] == tolerance_key(1e-7)].set_index(["group", "metric", "form"])
     if "all" in set(table["group"]):
         assert strict.loc[("all", "models_sharing_unseen", "count"), "published"] == 312
         assert strict.loc[("all", "models_mismatching", "count"), "published"] == 320

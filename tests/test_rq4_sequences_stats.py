@@ -3,8 +3,6 @@ statsmodels called directly."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,11 +10,24 @@ import statsmodels.api as sm
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from analysis.sequences.data import load_campaign_models
+from analysis.sequences.data import label_column, load_campaign_models
 from analysis.sequences.kgrams import SequenceIndex, fmt, kgrams, op_graph
 from analysis.sequences.random_structures import random_structure
 from analysis.sequences.stats import fisher_p_values, fisher_tests, odds_ratios, size_logit
 from analysis.sequences.tables import Settings, SuiteSequences, analyse
+from convfail.campaign_files import (
+    CONFIG_FILE,
+    GRAPH_SCHEMA,
+    GRAPHS_DIR,
+    MISMATCH,
+    RESULTS_FILE,
+    SUCCESS,
+    dumps_graph,
+    result_key,
+    tolerance_key,
+    write_results,
+)
+from convfail.errors import DatasetError
 
 PLANTED = ("PlantA", "PlantB", "PlantC")
 NEUTRAL = ("NeutA", "NeutB", "NeutC")
@@ -26,9 +37,9 @@ N = 80  # mismatching models, and as many correct ones
 def write_campaign(root, rng):
     """A campaign folder: the planted chain in 70% of mismatching and 10% of correct models,
     the neutral one in half of each; returns the truth per model."""
-    (root / "graphs").mkdir(parents=True)
-    (root / "campaign.yaml").write_text("name: planted\n")
-    truth, lines = [], []
+    (root / GRAPHS_DIR).mkdir(parents=True)
+    (root / CONFIG_FILE).write_text("name: planted\n")
+    truth, records = [], []
     for i in range(2 * N):
         mismatch = i < N
         planted = rng.random() < (0.7 if mismatch else 0.1)
@@ -36,20 +47,21 @@ def write_campaign(root, rng):
         motifs = tuple(m for m, on in ((PLANTED, planted), (NEUTRAL, neutral)) if on)
         model_id = f"m{i:03d}"
         s = random_structure(rng, int(rng.integers(15, 40)), model_id, "torchscript", motifs)
-        (root / "graphs" / f"{model_id}--torchscript.json").write_text(json.dumps(s))
-        lines.append(
-            json.dumps(
-                {
-                    "model_id": model_id,
-                    "converter": "torchscript",
-                    "outcome": "mismatch" if mismatch else "success",
-                    "graph_file": f"graphs/{model_id}--torchscript.json",
-                    "comparison": {"mismatch": {"1e-07": mismatch}},
-                }
-            )
+        graph_file = f"{GRAPHS_DIR}/{model_id}--torchscript.json"
+        (root / graph_file).write_text(dumps_graph(s))
+        key = result_key(model_id, "torchscript")
+        records.append(
+            {
+                "key": key,
+                "model_id": model_id,
+                "converter": "torchscript",
+                "outcome": MISMATCH if mismatch else SUCCESS,
+                "graph_file": graph_file,
+                "comparison": {"mismatch": {tolerance_key(1e-7): mismatch}},
+            }
         )
-        truth.append({"key": f"{model_id}/torchscript", "mismatch": mismatch, "planted": planted})
-    (root / "results.jsonl").write_text("\n".join(lines) + "\n")
+        truth.append({"key": key, "mismatch": mismatch, "planted": planted})
+    write_results(root / RESULTS_FILE, records)
     return pd.DataFrame(truth)
 
 
@@ -95,7 +107,7 @@ def test_benjamini_hochberg_is_statsmodels_over_the_tested_family(planted):
     _, models, _ = planted
     keys = list(models.frame["key"])
     index = SequenceIndex.build(keys, [kgrams(models.graphs[k]) for k in keys])
-    mis = models.frame["mismatch:1e-07"].to_numpy(bool)
+    mis = models.frame[label_column(tolerance_key(1e-7))].to_numpy(bool)
     names = [fmt(f) for f in index.features]
     table = fisher_tests(index.counts(mis), index.counts(~mis), N, N, names)
     assert len(table) > 50
@@ -159,3 +171,23 @@ def test_separation_is_reported_not_hidden():
 def test_op_graph_of_planted_structure_holds_the_chain():
     s = random_structure(np.random.default_rng(1), 20, motifs=(PLANTED,))
     assert PLANTED in kgrams(op_graph(s))
+
+
+def test_a_damaged_results_line_is_one_error_naming_its_line(tmp_path):
+    root = tmp_path / "damaged"
+    write_campaign(root, np.random.default_rng(3))
+    results = root / RESULTS_FILE
+    lines = results.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[5] = '{"key": "m005/torchscript", "outcome":\n'
+    results.write_text("".join(lines), encoding="utf-8")
+    with pytest.raises(DatasetError, match=rf"{results}:6: not a JSON record"):
+        load_campaign_models(root)
+
+
+def test_a_graph_of_another_structure_version_is_refused(tmp_path):
+    root = tmp_path / "old-graphs"
+    write_campaign(root, np.random.default_rng(4))
+    graph = sorted((root / GRAPHS_DIR).glob("*.json"))[0]
+    graph.write_text(graph.read_text().replace(GRAPH_SCHEMA, "graph-structure/0"))
+    with pytest.raises(DatasetError, match="graph-structure/0"):
+        load_campaign_models(root)

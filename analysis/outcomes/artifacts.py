@@ -7,13 +7,19 @@ them.
 
 from __future__ import annotations
 
-from analysis.outcomes.data import fresh_campaigns, load_results
+from analysis.outcomes.data import load_results
 from analysis.outcomes.figures import size_figure
 from analysis.outcomes.tables import latex_table, table11
 from analysis.published import checks_for
 from analysis.registry import AnalysisContext, ArtifactResult, artifact
+from convfail.campaign_files import (
+    ORT_INFERENCE_FAILURE,
+    RESULTS_FILE,
+    SOURCE_FAILURE,
+    campaign_folders,
+)
 from convfail.errors import DatasetError
-from convfail.paths import difftest_dir
+from convfail.paths import campaign_dir, difftest_dir
 
 ARTIFACT_ID = "table11_conversion_outcomes"
 
@@ -23,14 +29,13 @@ PUBLISHED_CAMPAIGN = "issta24-synthetic"
 
 @artifact(ARTIFACT_ID, "Conversion outcomes of synthetic models", "Table 11", per_study=False)
 def build_table11(ctx: AnalysisContext) -> ArtifactResult:
-    root = difftest_dir()
-    published_path = root / PUBLISHED_CAMPAIGN / "results.jsonl"
+    published_path = campaign_dir(PUBLISHED_CAMPAIGN) / RESULTS_FILE
     if not published_path.is_file():
         raise DatasetError(
             f"{published_path} is missing", "run `convfail data import-artifact --only difftest`"
         )
     published = load_results(published_path)
-    fresh = {name: load_results(root / name / "results.jsonl") for name in fresh_campaigns(root)}
+    fresh = {f.name: load_results(f / RESULTS_FILE) for f in campaign_folders(difftest_dir())}
     table = table11(published, fresh)
     panels = {
         "TF synthetic (published)": published[published["framework"] == "tensorflow"],
@@ -42,11 +47,11 @@ def build_table11(ctx: AnalysisContext) -> ArtifactResult:
     detail = table.set_index(["column", "row"])["count"]
     notes = [
         "Paper row 'converter failure' = source-model failure + conversion failure + hang + crash; "
-        f"{detail[('tf_synthetic', 'source_failure')]} of the TF ones failed in TensorFlow before "
+        f"{detail[('tf_synthetic', SOURCE_FAILURE)]} of the TF ones failed in TensorFlow before "
         "conversion (Sub on bool, incompatible shapes) and are not converter failures.",
         "Paper row 'ORT load failure' includes errors raised while running a node: "
-        f"{detail[('tf_synthetic', 'ort_inference_failure')]} TF and "
-        f"{detail[('pt_synthetic', 'ort_inference_failure')]} PT.",
+        f"{detail[('tf_synthetic', ORT_INFERENCE_FAILURE)]} TF and "
+        f"{detail[('pt_synthetic', ORT_INFERENCE_FAILURE)]} PT.",
         "The TF 'success' count includes 30 models whose maximum absolute difference is NaN "
         "(NaN > 1e-7 is false); whether they differ cannot be told from the published data.",
         "Fresh campaigns: same generator graph for every converter; mismatch at the campaign "

@@ -1,15 +1,17 @@
 """Read a campaign's outcomes: one row per ``results.jsonl`` record, the columns Table 11 needs.
 
-Reads the *files* difftest writes (``data/difftest/<campaign>/results.jsonl``), never its code.
+Reads the *files* difftest writes, through :mod:`convfail.campaign_files` (record keys, outcome
+names, tolerance keys), never difftest's code. A torn last line (a campaign still running or
+killed) is left out by the reader.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
+from convfail.campaign_files import read_results, tolerance_key
 from convfail.errors import DatasetError
 
 LOOSE = 1e-3
@@ -18,10 +20,7 @@ LOOSE = 1e-3
 def load_results(path: Path) -> pd.DataFrame:
     """One row per result record, with the columns the tables need."""
     rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        r = json.loads(line)
+    for r in read_results(path).records:
         mismatch = (r.get("comparison") or {}).get("mismatch") or {}
         rows.append(
             {
@@ -31,7 +30,7 @@ def load_results(path: Path) -> pd.DataFrame:
                 "nodes": r["nodes"],
                 "outcome": r["outcome"],
                 "signature": r.get("signature") or "",
-                "mismatch_loose": mismatch.get(repr(LOOSE)),
+                "mismatch_loose": mismatch.get(tolerance_key(LOOSE)),
             }
         )
     if not rows:
@@ -39,12 +38,3 @@ def load_results(path: Path) -> pd.DataFrame:
             f"no results in {path}", "run `convfail data import-artifact --only difftest`"
         )
     return pd.DataFrame(rows)
-
-
-def fresh_campaigns(root: Path) -> list[str]:
-    """Campaign folders made by ``convfail difftest run`` (they hold a campaign.yaml)."""
-    return sorted(
-        p.parent.name
-        for p in root.glob("*/campaign.yaml")
-        if (p.parent / "results.jsonl").is_file()
-    )

@@ -17,27 +17,37 @@ import pandas as pd
 
 from analysis.outcomes.data import LOOSE
 from analysis.render.latex import wrap_table
+from convfail.campaign_files import (
+    CONVERSION_FAILURE,
+    CRASH,
+    HANG,
+    MISMATCH,
+    ORT_INFERENCE_FAILURE,
+    ORT_LOAD_FAILURE,
+    SOURCE_FAILURE,
+    SUCCESS,
+)
 
 PUBLISHED_COLUMNS = {"tensorflow": "tf_synthetic", "torch": "pt_synthetic"}
 
 
 DETAIL = [
-    "source_failure",
-    "conversion_failure",
-    "hang",
-    "crash",
-    "ort_load_failure",
-    "ort_inference_failure",
-    "mismatch",
-    "success",
+    SOURCE_FAILURE,
+    CONVERSION_FAILURE,
+    HANG,
+    CRASH,
+    ORT_LOAD_FAILURE,
+    ORT_INFERENCE_FAILURE,
+    MISMATCH,
+    SUCCESS,
 ]
 
 
 PAPER_GROUPS = {
-    "converter failure": ["source_failure", "conversion_failure", "hang", "crash"],
-    "ORT load failure": ["ort_load_failure", "ort_inference_failure"],
-    "mismatch": ["mismatch"],
-    "success": ["success"],
+    "converter failure": [SOURCE_FAILURE, CONVERSION_FAILURE, HANG, CRASH],
+    "ORT load failure": [ORT_LOAD_FAILURE, ORT_INFERENCE_FAILURE],
+    "mismatch": [MISMATCH],
+    "success": [SUCCESS],
 }
 
 

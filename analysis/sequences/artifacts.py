@@ -25,16 +25,17 @@ from analysis.sequences.corpus import backend_corpus
 from analysis.sequences.data import graph_campaigns, load_campaign_models
 from analysis.sequences.figures import odds_figure
 from analysis.sequences.tables import ALL, MicroResult, Settings, SuiteSequences, analyse
+from convfail.campaign_files import RESULTS_FILE, tolerance_key
 from convfail.errors import ConvfailError
 from convfail.paths import difftest_dir
 
-PAPER_TOLERANCE = "1e-07"
+PAPER_TOLERANCE = tolerance_key(1e-7)
 FRAMEWORK = {"torchscript": "torch", "dynamo": "torch", "tf2onnx": "tensorflow", ALL: "all"}
 FEW = 30
 
 
 def _stamp(root: Path) -> tuple:
-    return tuple((str(p), (p / "results.jsonl").stat().st_mtime_ns) for p in graph_campaigns(root))
+    return tuple((str(p), (p / RESULTS_FILE).stat().st_mtime_ns) for p in graph_campaigns(root))
 
 
 def default_suite(settings: Settings) -> SuiteSequences:

@@ -1,25 +1,33 @@
-"""Read a difftest campaign's files: outcomes from ``results.jsonl``, graphs from ``graphs/``.
+"""Read a difftest campaign's files: outcomes from its results file, op graphs from its graphs.
 
 Only converted models that ran (outcome ``mismatch`` or ``success``) take part in the micro
 analysis, as in the paper: a model is *mismatching* at a tolerance when its comparison says so,
 *correct* otherwise. difftest records the mismatch verdict at several tolerances
-(``comparison.mismatch``: tolerance text -> bool); each becomes a label column ``mismatch:<tol>``.
-Graph files a result names but that are missing are counted, not fatal.
+(``comparison.mismatch``: tolerance key -> bool); each becomes a label column ``mismatch:<tol>``.
+Graph files a result names but that are missing are counted, not fatal. The files are read
+through :mod:`convfail.campaign_files`, which defines them for difftest and for us.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 from tqdm import tqdm
 
-from analysis.sequences.kgrams import OpGraph, load_structure, op_graph
+from analysis.sequences.kgrams import OpGraph, op_graph
+from convfail.campaign_files import (
+    GRAPHS_DIR,
+    MISMATCH,
+    RAN,
+    RESULTS_FILE,
+    campaign_folders,
+    read_graph,
+    read_results,
+    result_key,
+)
 from convfail.errors import DatasetError
-
-RAN = ("mismatch", "success")
 
 
 @dataclass
@@ -39,32 +47,18 @@ def label_column(tolerance: str) -> str:
 
 
 def graph_campaigns(root: Path) -> list[Path]:
-    """Campaign folders (a ``campaign.yaml`` and ``results.jsonl``) that hold graph files."""
-    return sorted(
-        p.parent
-        for p in root.glob("*/campaign.yaml")
-        if (p.parent / "results.jsonl").is_file() and any((p.parent / "graphs").glob("*.json"))
-    )
-
-
-def _records(path: Path) -> list[dict]:
-    records = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip():
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise DatasetError(f"{path}:{number}: not JSON ({exc.msg})") from None
-    return records
+    """Campaign folders under ``root`` that hold graph files."""
+    return [f for f in campaign_folders(root) if any((f / GRAPHS_DIR).glob("*.json"))]
 
 
 def load_campaign_models(folder: Path, progress: bool = False) -> CampaignModels:
     """Every ran model of the campaign in ``folder`` with its op graph and mismatch labels."""
     folder = Path(folder)
-    results = folder / "results.jsonl"
+    results = folder / RESULTS_FILE
     if not results.is_file():
         raise DatasetError(f"{results} is missing", "run `convfail difftest run` first")
-    ran = [r for r in _records(results) if r.get("outcome") in RAN and r.get("graph_file")]
+    records = read_results(results).records
+    ran = [r for r in records if r["outcome"] in RAN and r.get("graph_file")]
     tolerances = sorted(
         {t for r in ran for t in ((r.get("comparison") or {}).get("mismatch") or {})}, key=float
     )
@@ -74,8 +68,8 @@ def load_campaign_models(folder: Path, progress: bool = False) -> CampaignModels
         if not path.is_file():
             missing += 1
             continue
-        key = f"{r['model_id']}/{r['converter']}"
-        graph = op_graph(load_structure(path), key)
+        key = result_key(r["model_id"], r["converter"])
+        graph = op_graph(read_graph(path), key)
         graphs[key] = graph
         verdicts = (r.get("comparison") or {}).get("mismatch") or {}
         row = {
@@ -86,7 +80,7 @@ def load_campaign_models(folder: Path, progress: bool = False) -> CampaignModels
             "nodes": graph.n_nodes,
         }
         for t in tolerances:
-            row[label_column(t)] = bool(verdicts.get(t, r["outcome"] == "mismatch"))
+            row[label_column(t)] = bool(verdicts.get(t, r["outcome"] == MISMATCH))
         rows.append(row)
     columns = ["key", "model_id", "converter", "outcome", "nodes", *map(label_column, tolerances)]
     frame = pd.DataFrame(rows, columns=columns).sort_values("key", ignore_index=True)

@@ -21,10 +21,8 @@ k-gram sets (:func:`minimal`, :class:`SequenceIndex`).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from scipy import sparse
@@ -97,14 +95,6 @@ def op_graph(structure: dict, name: str = "") -> OpGraph:
         sources=tuple(sources),
         sinks=sinks,
     )
-
-
-def load_structure(path: Path) -> dict:
-    """A graph-structure JSON file; a broken file is a one-line error naming it."""
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DatasetError(f"cannot read graph structure {path}: {exc}") from None
 
 
 def topological_order(graph: OpGraph) -> list[int]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from convfail.campaign_files import GRAPH_SCHEMA
+
 OPS = (
     "Abs",
     "Add",
@@ -122,7 +124,7 @@ def random_structure(
     for node in nodes:
         counts[node["op_type"]] = counts.get(node["op_type"], 0) + 1
     return {
-        "schema": "graph-structure/1",
+        "schema": GRAPH_SCHEMA,
         "model_id": model_id,
         "converter": converter,
         "opset": 17,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from io import StringIO
 from pathlib import Path
 
 import openpyxl
@@ -45,8 +46,6 @@ def files(catalogue):
 
 
 def frame(text: str) -> pd.DataFrame:
-    from io import StringIO
-
     return pd.read_csv(StringIO(text), dtype=str, keep_default_na=False)
 
 

@@ -7,7 +7,8 @@ from analysis.outcomes.artifacts import build_table11
 from analysis.outcomes.data import load_results
 from analysis.outcomes.tables import table11
 from analysis.registry import AnalysisContext
-from convfail.paths import artifact_dir, difftest_dir
+from convfail.campaign_files import OUTCOMES, RESULTS_FILE
+from convfail.paths import artifact_dir, campaign_dir
 from difftest.artifact_import import read_results, results_text
 
 PUBLISHED = {
@@ -32,7 +33,7 @@ PUBLISHED = {
 def imported(tmp_path_factory):
     if not (artifact_dir() / "theme3-models").is_dir():
         pytest.skip("the published artifact is not beside the checkout")
-    path = tmp_path_factory.mktemp("rq4") / "results.jsonl"
+    path = tmp_path_factory.mktemp("outcomes") / RESULTS_FILE
     path.write_text(results_text(read_results(artifact_dir())))
     return path
 
@@ -55,7 +56,7 @@ def test_import_keeps_source_failures_and_inference_failures_apart(imported):
 
 def test_import_is_deterministic_and_matches_the_shipped_file(imported):
     assert results_text(read_results(artifact_dir())) == imported.read_text()
-    shipped = difftest_dir() / "issta24-synthetic" / "results.jsonl"
+    shipped = campaign_dir("issta24-synthetic") / RESULTS_FILE
     assert shipped.read_text() == imported.read_text()
 
 
@@ -67,21 +68,7 @@ def test_registered_artifact_checks_all_match_and_has_fresh_columns():
     assert not fresh.empty  # the shipped fresh campaign sits beside the published columns
     starts = fresh[fresh["row"] == "start"]["count"]
     details = (
-        fresh[
-            (fresh["level"] == "detail")
-            & fresh["row"].isin(
-                [
-                    "source_failure",
-                    "conversion_failure",
-                    "hang",
-                    "crash",
-                    "ort_load_failure",
-                    "ort_inference_failure",
-                    "mismatch",
-                    "success",
-                ]
-            )
-        ]
+        fresh[(fresh["level"] == "detail") & fresh["row"].isin(OUTCOMES)]
         .groupby("column")["count"]
         .sum()
     )

@@ -24,18 +24,10 @@ from analysis.sequences.corpus import backend_corpus
 from analysis.sequences.data import label_column, load_campaign_models
 from analysis.sequences.kgrams import PATH_CAP, count_paths, enumerate_paths
 from analysis.sequences.pairwise import PairwiseComparer, pairwise_compare
-from analysis.sequences.random_structures import random_structure
+from analysis.sequences.random_structures import random_structure, write_campaign
 from analysis.sequences.tables import Settings, SuiteSequences, analyse
 from convfail.campaign_files import (
-    CONFIG_FILE,
-    GRAPHS_DIR,
-    MISMATCH,
-    RESULTS_FILE,
-    SUCCESS,
-    dumps_graph,
-    result_key,
     tolerance_key,
-    write_results,
 )
 
 CONVERTERS = ("torchscript", "dynamo", "tf2onnx")
@@ -45,11 +37,9 @@ PATHS_PER_MODEL = 40
 STRICT, LOOSE = 1e-7, 1e-3  # the tolerances difftest records by default
 
 
-def write_campaign(root: Path, models: int, seed: int) -> None:
+def write_bench_campaign(root: Path, models: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
-    (root / GRAPHS_DIR).mkdir(parents=True)
-    (root / CONFIG_FILE).write_text("name: bench\n")
-    records = []
+    built = []
     for i in range(models):
         converter = CONVERTERS[i % len(CONVERTERS)]
         n = int(rng.choice(list(SIZES)))
@@ -58,22 +48,10 @@ def write_campaign(root: Path, models: int, seed: int) -> None:
         strict = bool(rng.random() < p_mismatch + 0.3)
         loose = strict and bool(rng.random() < p_mismatch / (p_mismatch + 0.3))
         model_id = f"bench-n{n:03d}-{i:05d}"
-        name = f"{GRAPHS_DIR}/{model_id}--{converter}.json"
         motifs = (MOTIF,) if planted else ()
         structure = random_structure(rng, n - 3 * planted, model_id, converter, motifs)
-        (root / name).write_text(dumps_graph(structure))
-        verdicts = {tolerance_key(STRICT): strict, tolerance_key(LOOSE): loose}
-        records.append(
-            {
-                "key": result_key(model_id, converter),
-                "model_id": model_id,
-                "converter": converter,
-                "outcome": MISMATCH if strict else SUCCESS,
-                "graph_file": name,
-                "comparison": {"mismatch": verdicts},
-            }
-        )
-    write_results(root / RESULTS_FILE, records)
+        built.append((structure, {STRICT: strict, LOOSE: loose}))
+    write_campaign(root, built)
 
 
 def _sample(paths: list, rng: np.random.Generator, keep: int = PATHS_PER_MODEL) -> list:
@@ -148,7 +126,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "bench"
         start = time.perf_counter()
-        write_campaign(root, args.models, args.seed)
+        write_bench_campaign(root, args.models, args.seed)
         generate = time.perf_counter() - start
         start = time.perf_counter()
         models = load_campaign_models(root)

@@ -12,20 +12,14 @@ from statsmodels.stats.multitest import multipletests
 
 from analysis.sequences.data import label_column, load_campaign_models
 from analysis.sequences.kgrams import SequenceIndex, fmt, kgrams, op_graph
-from analysis.sequences.random_structures import random_structure
+from analysis.sequences.random_structures import random_structure, write_campaign
 from analysis.sequences.stats import fisher_p_values, fisher_tests, odds_ratios, size_logit
 from analysis.sequences.tables import Settings, SuiteSequences, analyse
 from convfail.campaign_files import (
-    CONFIG_FILE,
     GRAPH_SCHEMA,
     GRAPHS_DIR,
-    MISMATCH,
     RESULTS_FILE,
-    SUCCESS,
-    dumps_graph,
-    result_key,
     tolerance_key,
-    write_results,
 )
 from convfail.errors import DatasetError
 
@@ -34,12 +28,10 @@ NEUTRAL = ("NeutA", "NeutB", "NeutC")
 N = 80  # mismatching models, and as many correct ones
 
 
-def write_campaign(root, rng):
+def write_planted_campaign(root, rng):
     """A campaign folder: the planted chain in 70% of mismatching and 10% of correct models,
     the neutral one in half of each; returns the truth per model."""
-    (root / GRAPHS_DIR).mkdir(parents=True)
-    (root / CONFIG_FILE).write_text("name: planted\n")
-    truth, records = [], []
+    truth, models = [], []
     for i in range(2 * N):
         mismatch = i < N
         planted = rng.random() < (0.7 if mismatch else 0.1)
@@ -47,28 +39,16 @@ def write_campaign(root, rng):
         motifs = tuple(m for m, on in ((PLANTED, planted), (NEUTRAL, neutral)) if on)
         model_id = f"m{i:03d}"
         s = random_structure(rng, int(rng.integers(15, 40)), model_id, "torchscript", motifs)
-        graph_file = f"{GRAPHS_DIR}/{model_id}--torchscript.json"
-        (root / graph_file).write_text(dumps_graph(s))
-        key = result_key(model_id, "torchscript")
-        records.append(
-            {
-                "key": key,
-                "model_id": model_id,
-                "converter": "torchscript",
-                "outcome": MISMATCH if mismatch else SUCCESS,
-                "graph_file": graph_file,
-                "comparison": {"mismatch": {tolerance_key(1e-7): mismatch}},
-            }
-        )
-        truth.append({"key": key, "mismatch": mismatch, "planted": planted})
-    write_results(root / RESULTS_FILE, records)
+        models.append((s, {1e-7: mismatch}))
+        truth.append({"key": f"{model_id}/torchscript", "mismatch": mismatch, "planted": planted})
+    write_campaign(root, models)
     return pd.DataFrame(truth)
 
 
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory):
     root = tmp_path_factory.mktemp("planted") / "planted"
-    truth = write_campaign(root, np.random.default_rng(7))
+    truth = write_planted_campaign(root, np.random.default_rng(7))
     models = load_campaign_models(root)
     result = analyse(models, SuiteSequences.absent("none"), Settings())
     return truth, models, result
@@ -175,7 +155,7 @@ def test_op_graph_of_planted_structure_holds_the_chain():
 
 def test_a_damaged_results_line_is_one_error_naming_its_line(tmp_path):
     root = tmp_path / "damaged"
-    write_campaign(root, np.random.default_rng(3))
+    write_planted_campaign(root, np.random.default_rng(3))
     results = root / RESULTS_FILE
     lines = results.read_text(encoding="utf-8").splitlines(keepends=True)
     lines[5] = '{"key": "m005/torchscript", "outcome":\n'
@@ -186,7 +166,7 @@ def test_a_damaged_results_line_is_one_error_naming_its_line(tmp_path):
 
 def test_a_graph_of_another_structure_version_is_refused(tmp_path):
     root = tmp_path / "old-graphs"
-    write_campaign(root, np.random.default_rng(4))
+    write_planted_campaign(root, np.random.default_rng(4))
     graph = sorted((root / GRAPHS_DIR).glob("*.json"))[0]
     graph.write_text(graph.read_text().replace(GRAPH_SCHEMA, "graph-structure/0"))
     with pytest.raises(DatasetError, match="graph-structure/0"):

@@ -22,8 +22,6 @@ from convfail.errors import DatasetError
 from convfail.paths import campaign_dir, difftest_dir
 
 ARTIFACT_ID = "table11_conversion_outcomes"
-
-
 PUBLISHED_CAMPAIGN = "issta24-synthetic"
 
 

@@ -17,38 +17,17 @@ import pandas as pd
 
 from analysis.outcomes.data import LOOSE
 from analysis.render.latex import wrap_table
-from convfail.campaign_files import (
-    CONVERSION_FAILURE,
-    CRASH,
-    HANG,
-    MISMATCH,
-    ORT_INFERENCE_FAILURE,
-    ORT_LOAD_FAILURE,
-    SOURCE_FAILURE,
-    SUCCESS,
-)
+from convfail import campaign_files as files
 
 PUBLISHED_COLUMNS = {"tensorflow": "tf_synthetic", "torch": "pt_synthetic"}
-
-
-DETAIL = [
-    SOURCE_FAILURE,
-    CONVERSION_FAILURE,
-    HANG,
-    CRASH,
-    ORT_LOAD_FAILURE,
-    ORT_INFERENCE_FAILURE,
-    MISMATCH,
-    SUCCESS,
-]
-
-
 PAPER_GROUPS = {
-    "converter failure": [SOURCE_FAILURE, CONVERSION_FAILURE, HANG, CRASH],
-    "ORT load failure": [ORT_LOAD_FAILURE, ORT_INFERENCE_FAILURE],
-    "mismatch": [MISMATCH],
-    "success": [SUCCESS],
+    "converter failure": [files.SOURCE_FAILURE, files.CONVERSION_FAILURE, files.HANG, files.CRASH],
+    "ORT load failure": [files.ORT_LOAD_FAILURE, files.ORT_INFERENCE_FAILURE],
+    "mismatch": [files.MISMATCH],
+    "success": [files.SUCCESS],
 }
+# difftest's outcome classes, in the order of the paper's groups they fall in
+DETAIL = [outcome for members in PAPER_GROUPS.values() for outcome in members]
 
 
 def outcome_table(results: pd.DataFrame, column: str, dataset: str) -> pd.DataFrame:

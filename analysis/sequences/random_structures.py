@@ -5,14 +5,29 @@ examples with a known answer to be tested; converting real models for that would
 A structure here grows node by node like :mod:`difftest.synthetic` graphs do: each node reads
 one or two recent tensors (the newest most often, so graphs are deep), and tensors nobody reads
 become graph outputs. A *motif* (a list of op types) can be planted as a chain at a random
-point, so a test knows which models hold it.
+point, so a test knows which models hold it. :func:`write_campaign` puts such structures in a
+campaign folder, in the files difftest writes, for the analysis to read.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from pathlib import Path
+
 import numpy as np
 
-from convfail.campaign_files import GRAPH_SCHEMA
+from convfail.campaign_files import (
+    CONFIG_FILE,
+    GRAPH_SCHEMA,
+    GRAPHS_DIR,
+    MISMATCH,
+    RESULTS_FILE,
+    SUCCESS,
+    dumps_graph,
+    result_key,
+    tolerance_key,
+    write_results,
+)
 
 OPS = (
     "Abs",
@@ -135,3 +150,27 @@ def random_structure(
         "edges": edges,
         "op_counts": dict(sorted(counts.items())),
     }
+
+
+def write_campaign(root: Path, models: Iterable[tuple[dict, dict[float, bool]]]) -> None:
+    """A campaign folder of models that ran: each a structure and its mismatch verdict per
+    tolerance. The outcome is ``mismatch`` when the verdict at the smallest tolerance is."""
+    root = Path(root)
+    (root / GRAPHS_DIR).mkdir(parents=True)
+    (root / CONFIG_FILE).write_text(f"name: {root.name}\n", encoding="utf-8")
+    records = []
+    for structure, verdicts in models:
+        model_id, converter = structure["model_id"], structure["converter"]
+        graph_file = f"{GRAPHS_DIR}/{model_id}--{converter}.json"
+        (root / graph_file).write_text(dumps_graph(structure), encoding="utf-8")
+        records.append(
+            {
+                "key": result_key(model_id, converter),
+                "model_id": model_id,
+                "converter": converter,
+                "outcome": MISMATCH if verdicts[min(verdicts)] else SUCCESS,
+                "graph_file": graph_file,
+                "comparison": {"mismatch": {tolerance_key(t): v for t, v in verdicts.items()}},
+            }
+        )
+    write_results(root / RESULTS_FILE, records)

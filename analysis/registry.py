@@ -3,7 +3,9 @@
 An *artifact* is a function from an :class:`AnalysisContext` to an :class:`ArtifactResult`: a
 tidy table and/or figures, plus the comparisons of our numbers with the published ones and the
 notes that name the paper's own inconsistencies. ``convfail reproduce`` walks the registry,
-writes ``paper_figures/`` and the reproduction report; notebooks call the same functions.
+writes ``paper_figures/`` and the reproduction report; notebooks call the same functions. An
+:class:`Outcome` is one artifact built and written: the runner makes them, the report and the
+CLI read them, so the type lives here, beside the artifact it describes.
 
 Modules that define artifacts are listed in :data:`ANALYSIS_MODULES`; each registers its
 artifacts with the :func:`artifact` decorator when imported.

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
 from analysis.published import checks_for
 from analysis.registry import AnalysisContext, ArtifactResult, artifact
+from analysis.runner import write_result
 from analysis.survey import tables
 from analysis.survey.data import SurveyData, load_survey
 from analysis.survey.render import proportion_bars, proportion_latex
@@ -225,3 +227,19 @@ def _register(spec: SurveyArtifact) -> None:
 
 for _spec in SURVEY_ARTIFACTS:
     _register(_spec)
+
+
+def write_follow_up(data: SurveyData, out: Path) -> tuple[list[Path], list[str]]:
+    """Every survey artifact of a follow-up survey written to ``out`` (no published checks).
+
+    Returns the files and one line per artifact skipped: a coded table whose question has no
+    coded answers in this survey.
+    """
+    files, skipped = [], []
+    for spec in SURVEY_ARTIFACTS:
+        question = spec.coded_question
+        if question and data.coded[data.coded["question"] == question].empty:
+            skipped.append(f"{spec.id}: skipped, no coded answers to {question}")
+            continue
+        files += write_result(spec.build(data, False), spec.id, out)
+    return files, skipped

@@ -7,16 +7,14 @@ instrument, kept in its own folder beside ``data/survey``.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import click
 
-from analysis.runner import write_result
-from analysis.survey.artifacts import SURVEY_ARTIFACTS
-from analysis.survey.catalogue import CATALOGUE_FILE, default_catalogue_path, load_catalogue
+from analysis.survey.artifacts import write_follow_up
+from analysis.survey.catalogue import default_catalogue_path
 from analysis.survey.data import load_survey
-from analysis.survey.importer import build_survey, write_survey
+from analysis.survey.importer import import_follow_up
 from convfail.paths import survey_dir, survey_figures_dir
 
 
@@ -46,12 +44,8 @@ def import_export(
     export: Path, coding: Path | None, catalogue: Path | None, out: Path | None
 ) -> None:
     """Validate EXPORT against the catalogue and write it as CSV (nothing is written on error)."""
-    source = catalogue or default_catalogue_path()
-    files = build_survey(export, coding, load_catalogue(source))
     out = out or survey_dir(export.stem)
-    written = write_survey(files, out)
-    if source.resolve() != (out / CATALOGUE_FILE).resolve():
-        shutil.copyfile(source, out / CATALOGUE_FILE)
+    written = import_follow_up(export, coding, catalogue or default_catalogue_path(), out)
     click.echo(f"wrote {len(written)} file(s) and the catalogue to {out}")
 
 
@@ -64,13 +58,8 @@ def import_export(
 )
 def analyze(folder: Path, out: Path | None) -> None:
     """Build the Theme 1 tables and figures (with Wilson CIs) for an imported survey FOLDER."""
-    data = load_survey(folder)
     out = out or survey_figures_dir(folder.name)
-    files = []
-    for spec in SURVEY_ARTIFACTS:
-        question = spec.coded_question
-        if question and data.coded[data.coded["question"] == question].empty:
-            click.echo(f"{spec.id}: skipped, no coded answers to {question}")
-            continue
-        files += write_result(spec.build(data, False), spec.id, out)
+    files, skipped = write_follow_up(load_survey(folder), out)
+    for line in skipped:
+        click.echo(line)
     click.echo(f"wrote {len(files)} files to {out}")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.survey.catalogue import (
+    CATALOGUE_FILE,
     Catalogue,
     CodingSheet,
     Question,
@@ -324,15 +326,26 @@ def write_survey(files: dict[str, str], target: Path) -> list[Path]:
 def import_survey(ctx: ImportContext) -> list[Path]:
     """Entry point of ``convfail data import-artifact``: write ``data/survey/``."""
     target = ctx.data_dir / SURVEY
-    catalogue = load_catalogue(target / "catalogue.yaml")
+    catalogue = load_catalogue(target / CATALOGUE_FILE)
     files = build_survey(
         ctx.artifact / EXPORT_FILE, ctx.artifact / CODING_FILE, catalogue, ctx.artifact / "LICENSE"
     )
     return write_survey(files, target)
 
 
+def import_follow_up(export: Path, coding: Path | None, catalogue: Path, out: Path) -> list[Path]:
+    """``convfail survey import``: a new export (and its coding) validated against ``catalogue``
+    and written to ``out`` with a copy of the catalogue; nothing is written on error."""
+    files = build_survey(export, coding, load_catalogue(catalogue))
+    written = write_survey(files, out)
+    if catalogue.resolve() != (out / CATALOGUE_FILE).resolve():
+        shutil.copyfile(catalogue, out / CATALOGUE_FILE)
+    return written
+
+
 __all__ = [
     "build_survey",
+    "import_follow_up",
     "import_survey",
     "normalise_text",
     "read_coding",

@@ -69,6 +69,21 @@ def label_file(study: Path, rater: str) -> Path:
     return labels_dir(study) / f"{rater}.csv"
 
 
+def campaign_onnx_dir(campaign: str) -> Path:
+    """The converted models of a campaign, one ``<model_id>--<converter>.onnx`` per job."""
+    return campaign_cache_dir(campaign) / "onnx"
+
+
+def localization_dir() -> Path:
+    """The shipped localization evidence (fault injection, known faults)."""
+    return difftest_dir() / "localization"
+
+
+def localize_cache_dir() -> Path:
+    """Default home of the report folders of ``difftest localize`` and ``repair``."""
+    return cache_dir() / "difftest" / "localize"
+
+
 def codebook_path() -> Path:
     return data_dir() / "codebook.yaml"
 

@@ -27,8 +27,8 @@ import threading
 import time
 from multiprocessing.connection import Connection
 
+from convfail.campaign_files import CRASH, HANG
 from difftest.jobs import Job
-from difftest.outcomes import CRASH, HANG
 
 DEFAULT_TIMEOUT_S = 120.0
 DEFAULT_MEMORY_MB = 8192

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import yaml
+from tqdm import tqdm
 
 from convfail.campaign_files import (
     CONFIG_FILE,
@@ -220,7 +221,7 @@ def _local(pending: list[Job], config: CampaignConfig, workers: int) -> Iterator
 
 
 def _dask(pending: list[Job], config: CampaignConfig, scheduler: str) -> Iterator[dict]:
-    try:
+    try:  # Dask is an optional extra; import on use
         from distributed import Client
         from distributed import as_completed as dask_completed
     except ImportError:
@@ -275,8 +276,6 @@ def run_campaign(
     progress: bool = True,
 ) -> Counter:
     """Run (or resume) a campaign; return the counts of every outcome in its results file."""
-    from tqdm import tqdm
-
     directory = prepare(config, fresh)
     done = finished_records(directory)
     jobs = plan(config)

@@ -18,16 +18,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 from convfail.campaign_files import GRAPHS_DIR, MISMATCH, RESULT_KEYS, SUCCESS, dumps_graph
+from difftest.compare import comparison
+from difftest.converters import CONVERTERS, get_converter
+from difftest.graph_json import graph_structure
 from difftest.jobs import Job
 from difftest.outcomes import FAILURE_OF_STAGE
 from difftest.signature import signature
+from difftest.sources import build_source
 
 MAX_ERROR = 2000
 
 
 def base_record(job: Job) -> dict:
-    from difftest.converters import CONVERTERS
-
     converter = CONVERTERS.get(job.converter)
     record = dict.fromkeys(RESULT_KEYS)
     record.update(
@@ -64,7 +66,7 @@ def failed(record: dict, outcome: str, stage: str, error_type: str, message: str
 
 
 def _quiet_ort_session(model_bytes: bytes):
-    import onnxruntime as ort
+    import onnxruntime as ort  # ONNX Runtime is an optional extra; import on use
 
     options = ort.SessionOptions()
     options.log_severity_level = 3
@@ -88,10 +90,6 @@ def file_stem(job: Job) -> str:
 
 def run_job(job: Job, report: Callable[[str], None] = lambda stage: None) -> dict:
     """Run ``job`` and return its result record."""
-    from difftest.compare import comparison
-    from difftest.converters import get_converter
-    from difftest.sources import build_source
-
     record = base_record(job)
     stage = "build"
     try:
@@ -126,7 +124,7 @@ def run_job(job: Job, report: Callable[[str], None] = lambda stage: None) -> dic
 
     try:
         report("run")
-        import onnxruntime as ort
+        import onnxruntime as ort  # ONNX Runtime is an optional extra; import on use
 
         quiet = ort.RunOptions()
         quiet.log_severity_level = 3
@@ -147,8 +145,6 @@ def run_job(job: Job, report: Callable[[str], None] = lambda stage: None) -> dic
 
 
 def _keep_files(job: Job, model, model_bytes: bytes, record: dict) -> None:
-    from difftest.graph_json import graph_structure
-
     stem = file_stem(job)
     if job.onnx_dir:
         _write_atomic(Path(job.onnx_dir) / f"{stem}.onnx", model_bytes)

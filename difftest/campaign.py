@@ -308,6 +308,30 @@ def run_campaign(
     return counts
 
 
+@dataclass(frozen=True)
+class CampaignStatus:
+    """What ``status`` shows: outcome counts per converter and the unique errors, read from the
+    results file without changing it (a torn last line is left out and flagged)."""
+
+    path: Path
+    by_converter: dict[str, Counter]
+    signatures: Counter
+    torn_tail: bool
+
+
+def campaign_status(campaign: str) -> CampaignStatus:
+    """The status of ``campaign``; an error when it has no results yet."""
+    path = campaign_dir(campaign) / RESULTS_FILE
+    results = read_results(path)
+    if not results.records:
+        raise ConvfailError(f"no results for campaign {campaign!r} at {path}", "run it first")
+    by_converter: dict[str, Counter] = {}
+    for r in results.records:
+        by_converter.setdefault(r["converter"], Counter())[r["outcome"]] += 1
+    signatures = Counter(r["signature"] for r in results.records if r["signature"])
+    return CampaignStatus(path, by_converter, signatures, results.torn_tail)
+
+
 def short_counts(counts: Counter) -> str:
     """``src=1 conv=2 ok=7``: the outcomes seen, in table order, for a progress line."""
     return " ".join(f"{SHORT[o]}={counts[o]}" for o in OUTCOMES if counts.get(o))

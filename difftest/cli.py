@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections import Counter
 
 import click
 
-from convfail.campaign_files import CONFIG_FILE, OUTCOMES, RESULTS_FILE, read_results
+from convfail.campaign_files import CONFIG_FILE, OUTCOMES, RESULTS_FILE
 from convfail.errors import ConvfailError
 from convfail.paths import campaign_dir
-from difftest.campaign import CampaignConfig, run_campaign, short_counts
+from difftest.campaign import CampaignConfig, campaign_status, run_campaign, short_counts
 from difftest.compare import DEFAULT_TOLERANCE
 from difftest.converters import CONVERTERS
 from difftest.isolation import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S
@@ -187,30 +186,22 @@ def _execute(
 @click.option("--top", default=10, show_default=True, help="How many unique errors to list.")
 def status(campaign: str, top: int) -> None:
     """Outcome counts of CAMPAIGN per converter, and its most frequent unique errors."""
-    path = campaign_dir(campaign) / RESULTS_FILE
-    results = read_results(path)
-    records = results.records
-    if results.torn_tail:
+    summary = campaign_status(campaign)
+    if summary.torn_tail:
         click.echo(
-            f"{path}: the last line is torn and left out; `convfail difftest resume {campaign}` "
-            "cuts it off",
+            f"{summary.path}: the last line is torn and left out; "
+            f"`convfail difftest resume {campaign}` cuts it off",
             err=True,
         )
-    if not records:
-        raise ConvfailError(f"no results for campaign {campaign!r} at {path}", "run it first")
-    by_converter: dict[str, Counter] = {}
-    for r in records:
-        by_converter.setdefault(r["converter"], Counter())[r["outcome"]] += 1
     click.echo(f"{'converter':<20}" + "".join(f"{o[:12]:>13}" for o in OUTCOMES) + f"{'total':>8}")
-    for conv, counts in sorted(by_converter.items()):
+    for conv, counts in sorted(summary.by_converter.items()):
         click.echo(
             f"{conv:<20}"
             + "".join(f"{counts[o]:>13}" for o in OUTCOMES)
             + f"{sum(counts.values()):>8}"
         )
-    signatures = Counter(r["signature"] for r in records if r["signature"])
-    click.echo(f"\n{len(signatures)} unique error(s); most frequent:")
-    for sig, n in signatures.most_common(top):
+    click.echo(f"\n{len(summary.signatures)} unique error(s); most frequent:")
+    for sig, n in summary.signatures.most_common(top):
         click.echo(f"  {n:>5}  {sig}")
 
 

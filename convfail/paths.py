@@ -60,15 +60,6 @@ def campaign_cache_dir(campaign: str) -> Path:
     return cache_dir() / "difftest" / campaign
 
 
-def labels_dir(study: Path) -> Path:
-    """The label files of a study folder: one CSV per rater, ``final.csv`` adjudicated."""
-    return study / LABELS
-
-
-def label_file(study: Path, rater: str) -> Path:
-    return labels_dir(study) / f"{rater}.csv"
-
-
 def campaign_onnx_dir(campaign: str) -> Path:
     """The converted models of a campaign, one ``<model_id>--<converter>.onnx`` per job."""
     return campaign_cache_dir(campaign) / "onnx"
@@ -82,6 +73,15 @@ def localization_dir() -> Path:
 def localize_cache_dir() -> Path:
     """Default home of the report folders of ``difftest localize`` and ``repair``."""
     return cache_dir() / "difftest" / "localize"
+
+
+def labels_dir(study: Path) -> Path:
+    """The label files of a study folder: one CSV per rater, ``final.csv`` adjudicated."""
+    return study / LABELS
+
+
+def label_file(study: Path, rater: str) -> Path:
+    return labels_dir(study) / f"{rater}.csv"
 
 
 def codebook_path() -> Path:

@@ -46,6 +46,7 @@ from convfail.campaign_files import (
     repair_torn_tail,
     write_results,
 )
+from convfail.config import ConfigError, reject_unknown_keys
 from convfail.dataset import atomic_write_text
 from convfail.errors import ConvfailError
 from convfail.paths import campaign_cache_dir, campaign_dir, campaign_onnx_dir
@@ -126,15 +127,10 @@ class CampaignConfig:
         try:
             data = yaml.safe_load(text) or {}
         except yaml.YAMLError as exc:
-            raise ConvfailError(f"{path}: not YAML ({exc})".replace("\n", " ")) from None
+            raise ConfigError(f"{path}: not YAML ({exc})".replace("\n", " ")) from None
         if not isinstance(data, dict):
-            raise ConvfailError(f"{path}: not a mapping of settings")
-        known = [f.name for f in fields(cls)]
-        unknown = [k for k in data if k not in known]
-        if unknown:
-            raise ConvfailError(
-                f"{path}: unknown setting {unknown[0]!r}", f"use one of: {', '.join(known)}"
-            )
+            raise ConfigError(f"{path}: not a mapping of settings")
+        reject_unknown_keys(data, [f.name for f in fields(cls)], path)
         return cls(**data)
 
     @classmethod

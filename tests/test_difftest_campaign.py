@@ -124,7 +124,7 @@ def test_a_typo_in_campaign_yaml_is_one_line_naming_the_key_and_the_file(tmp_pat
     assert subprocess.run([*base, "run", "t", "--per-size", "0"], env=env).returncode == 0
     saved = campaign_dir("t") / CONFIG_FILE
     saved.write_text(saved.read_text().replace("per_size:", "per_sise:"))
-    with pytest.raises(ConvfailError, match="unknown setting 'per_sise'") as raised:
+    with pytest.raises(ConvfailError, match="unknown key 'per_sise'") as raised:
         CampaignConfig.read("t")
     assert str(saved) in str(raised.value)
     out = subprocess.run([*base, "resume", "t"], env=env, capture_output=True, text=True)

@@ -61,6 +61,21 @@ def campaign_cache_dir(campaign: str) -> Path:
     return cache_dir() / "difftest" / campaign
 
 
+def campaign_onnx_dir(campaign: str) -> Path:
+    """The converted models of a campaign, one ``<model_id>--<converter>.onnx`` per job."""
+    return campaign_cache_dir(campaign) / "onnx"
+
+
+def localization_dir() -> Path:
+    """The shipped localization evidence (fault injection, known faults)."""
+    return difftest_dir() / "localization"
+
+
+def localize_cache_dir() -> Path:
+    """Default home of the report folders of ``difftest localize`` and ``repair``."""
+    return cache_dir() / "difftest" / "localize"
+
+
 def labels_dir(study: Path) -> Path:
     """The label files of a study folder: one CSV per rater, ``final.csv`` adjudicated."""
     return study / LABELS

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import random
 import shutil
 import statistics
@@ -154,14 +155,22 @@ def make_project(root: Path, issues: int, codebook) -> None:
     for row in rows[::2]:
         cause = rng.choice(codebook.valid_names("cause"))
         subs = codebook.valid_names("subcause", cause)
-        labels.append({
-            "repository": row["repository"], "number": row["number"],
-            "location": rng.choice(codebook.valid_names("location")),
-            "symptom": rng.choice(codebook.valid_names("symptom")),
-            "cause": cause, "subcause": rng.choice(subs) if subs else "", "note": "",
-            "codebook_version": codebook.version, "labelled_at": "2023-01-01T00:00:00Z",
-            "source_file": "", "source_sheet": "", "source_row": "",
-        })  # fmt: skip
+        labels.append(
+            {
+                "repository": row["repository"],
+                "number": row["number"],
+                "location": rng.choice(codebook.valid_names("location")),
+                "symptom": rng.choice(codebook.valid_names("symptom")),
+                "cause": cause,
+                "subcause": rng.choice(subs) if subs else "",
+                "note": "",
+                "codebook_version": codebook.version,
+                "labelled_at": "2023-01-01T00:00:00Z",
+                "source_file": "",
+                "source_sheet": "",
+                "source_row": "",
+            }
+        )
     store.write_all(labels)
 
 
@@ -216,6 +225,7 @@ def main() -> None:
     parser.add_argument("--issues", type=int, default=1000)
     parser.add_argument("--steps", type=int, default=200)
     args = parser.parse_args()
+    # Playwright is a dev extra, needed only when the benchmark drives the browser
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -236,8 +246,6 @@ def main() -> None:
         guard = RequestGuard()
         app = create_app(session, guard, service)
         server = start_server(app, guard)
-        import logging
-
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         base = f"http://127.0.0.1:{server.server_port}"
         first = session.issues[0]

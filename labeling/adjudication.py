@@ -14,6 +14,7 @@ from pathlib import Path
 from convfail.codebook import Codebook
 from convfail.dataset import FINAL_RATER
 from convfail.errors import ConvfailError
+from convfail.paths import label_file, labels_dir
 from convfail.records import LABEL_DIMENSIONS
 from labeling.store import LabelStore
 
@@ -52,10 +53,10 @@ class Adjudication:
             raise ConvfailError(
                 "'final' is the adjudicated file, not a rater", "leave it out of --raters"
             )
-        missing = [r for r in raters if not (study_path / "labels" / f"{r}.csv").is_file()]
+        missing = [r for r in raters if not label_file(study_path, r).is_file()]
         if missing:
             raise ConvfailError(
-                f"no label file for rater(s) {', '.join(missing)} in {study_path / 'labels'}",
+                f"no label file for rater(s) {', '.join(missing)} in {labels_dir(study_path)}",
                 "check the rater names (file names without .csv)",
             )
         self.raters = raters

@@ -24,6 +24,7 @@ from convfail.codebook import Codebook
 from convfail.dataset import atomic_write_text, csv_text, label_frame, read_csv
 from convfail.errors import ArtifactImportError, CodebookError, DatasetError
 from convfail.importers import ImportContext, artifact_licence
+from convfail.paths import STUDIES
 from convfail.records import CONVERTER_REPOSITORIES, ISSUE_COLUMNS, ISSUE_KEY, LABEL_COLUMNS
 from convfail.spreadsheet import SheetRow, column_index, open_workbook, sheet_rows
 
@@ -451,7 +452,7 @@ def import_failure_study(ctx: ImportContext) -> list[Path]:
         files = build_study(ctx)
     except DatasetError as exc:
         raise ArtifactImportError(exc.message, exc.hint or "nothing was written") from None
-    target = ctx.data_dir / "studies" / STUDY
+    target = ctx.data_dir / STUDIES / STUDY
     written = []
     for relative, text in sorted(files.items()):
         path = target / relative

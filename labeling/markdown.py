@@ -15,10 +15,10 @@ import nh3
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
 
-ALLOWED_TAGS = {
-    "a", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr",
-    "li", "ol", "p", "pre", "s", "strong", "table", "tbody", "td", "th", "thead", "tr", "ul",
-}  # fmt: skip
+_INLINE_TAGS = {"a", "br", "code", "del", "em", "s", "strong"}
+_BLOCK_TAGS = {"blockquote", "hr", "li", "ol", "p", "pre", "ul", *(f"h{n}" for n in range(1, 7))}
+_TABLE_TAGS = {"table", "tbody", "td", "th", "thead", "tr"}
+ALLOWED_TAGS = _INLINE_TAGS | _BLOCK_TAGS | _TABLE_TAGS
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "code": {"class"}, "th": {"align"}, "td": {"align"}}
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from convfail.codebook import Codebook
 from convfail.dataset import FINAL_RATER, Study
+from convfail.paths import labels_dir
 from convfail.records import LABEL_DIMENSIONS
 from labeling.issue_texts import IssueText, load_issue_texts
 from labeling.store import LabelStore
@@ -70,7 +71,7 @@ class LabelingSession:
         return None if index is None else self.issues[index]
 
     def other_raters(self) -> list[str]:
-        folder = self.study.path / "labels"
+        folder = labels_dir(self.study.path)
         return sorted(
             p.stem for p in folder.glob("*.csv") if p.stem not in (self.rater, FINAL_RATER)
         )

@@ -23,6 +23,7 @@ from pathlib import Path
 from convfail.codebook import Codebook
 from convfail.dataset import atomic_write_text, label_frame, validate_labels
 from convfail.errors import ConvfailError, DatasetError
+from convfail.paths import label_file
 from convfail.records import LABEL_COLUMNS, LABEL_DIMENSIONS
 
 EDITABLE_FIELDS = (*LABEL_DIMENSIONS, "note")
@@ -62,7 +63,7 @@ class LabelStore:
     def __init__(self, study_path: Path, rater: str, codebook: Codebook) -> None:
         self.rater = check_rater_name(rater)
         self.codebook = codebook
-        self.path = study_path / "labels" / f"{rater}.csv"
+        self.path = label_file(study_path, rater)
         self._lock_path = self.path.parent / f".{rater}.lock"
 
     @contextmanager

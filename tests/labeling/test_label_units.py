@@ -92,8 +92,12 @@ def test_mined_records_fill_bodies_and_missing_ones_fall_back(demo_study, projec
 def test_guard_refuses_foreign_hosts_origins_and_missing_tokens():
     guard = RequestGuard()
     guard.bind("127.0.0.1", 5000)
-    ok = {"Host": "127.0.0.1:5000", "Origin": "http://127.0.0.1:5000", "X-CSRF-Token": guard.token,
-          "Content-Type": "application/json"}  # fmt: skip
+    ok = {
+        "Host": "127.0.0.1:5000",
+        "Origin": "http://127.0.0.1:5000",
+        "X-CSRF-Token": guard.token,
+        "Content-Type": "application/json",
+    }
     assert guard.refusal("POST", ok) is None
     assert (
         guard.refusal("POST", {**ok, "Host": "localhost:5000", "Origin": "http://localhost:5000"})

@@ -6,7 +6,6 @@ State and raw responses live in the git-ignored ``.cache/mining/`` (``state.sqli
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Iterator
@@ -15,22 +14,20 @@ from pathlib import Path
 
 import click
 
+from convfail import issue_records
 from convfail.dataset import load_study, read_csv
 from convfail.errors import ConvfailError
-from convfail.paths import cache_dir, data_dir, study_dir
+from convfail.issue_records import MINED_FIELDS
+from convfail.paths import cache_dir, data_dir, issues_dir, study_dir
 from mining import rules, studies, validation
 from mining.archive import Archive
 from mining.auth import ANONYMOUS_WARNING, find_token
 from mining.miner import Miner
 from mining.scope import PRESETS, STATES, resolve
-from mining.store import Store, dataset_name
+from mining.store import Store
 from mining.transport import GITHUB_API, Transport
 
 API_CHOICES = ("auto", "graphql", "rest")
-
-
-def issues_dir() -> Path:
-    return data_dir() / "issues"
 
 
 def mining_cache() -> Path:
@@ -215,16 +212,14 @@ def issues_command(
 
 
 def read_records(repository: str) -> list[dict]:
-    """The committed records of a repository (``data/issues/<owner>__<repo>.jsonl``)."""
-    path = issues_dir() / dataset_name(repository)
+    """The committed records of a repository, also when it was renamed since."""
+    path = issue_records.find_path(repository)
     if not path.is_file():
         raise ConvfailError(
             f"no mined records for {repository} ({path})",
             f"run: convfail mine issues --repo {repository} (or a --preset)",
         )
-    return [
-        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
-    ]
+    return issue_records.read_records(path, MINED_FIELDS)
 
 
 @mine.command("sample")
@@ -264,8 +259,13 @@ def sample_command(
     labeling tool), mined.csv and study.yaml (seed, rule set, population hash). The same records,
     seed and options always give the same files.
     """
-    scopes = resolve(presets, repositories, labels, exclude, state)
-    records = {s.repository: read_records(s.repository) for s in scopes}
+    scopes = []
+    records = {}
+    for scope in resolve(presets, repositories, labels, exclude, state):
+        found = read_records(scope.repository)
+        current = scope.renamed(found[0]["repository"]) if found else scope
+        scopes.append(current)
+        records[current.repository] = found
     folder = study_dir(study)
     written = studies.write_sample(folder, study, scopes, records, n, seed, rule_set)
     frame = read_csv(folder / "population.csv")
@@ -308,9 +308,12 @@ def hydrate_command(
         mined = []
         for repository, numbers in wanted.items():
             missing = miner.hydrate(repository, numbers, refresh=refresh or replay)
-            found = [r for n in numbers if (r := miner.store.get(repository, n)) is not None]
+            canonical = miner.store.alias(repository) or repository
+            stored = [miner.store.get(canonical, n) for n in numbers if n not in missing]
+            found = [r for r in stored if r is not None and not r.get("retired")]
             mined.extend(found)
-            note = f", not found: {', '.join(map(str, missing))}" if missing else ""
+            gone = ", ".join(f"{n} ({why})" for n, why in sorted(missing.items()))
+            note = f"; not hydrated: {gone}" if gone else ""
             click.echo(f"{repository}: {len(found)}/{len(numbers)} issue(s) hydrated{note}")
         path = studies.write_mined(folder, mined)
         click.echo(

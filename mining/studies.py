@@ -25,10 +25,10 @@ import yaml
 from convfail.codebook import load_codebook
 from convfail.dataset import atomic_write_text, csv_text, read_csv
 from convfail.errors import DatasetError
+from convfail.issue_records import project_path
 from convfail.records import ISSUE_COLUMNS, ISSUE_KEY
 from mining import rules
 from mining.scope import Scope
-from mining.store import dataset_name
 
 POPULATION_COLUMNS = [
     "repository",
@@ -78,7 +78,7 @@ def population(records: Iterable[dict[str, Any]], scope: Scope, rule_set: str) -
             "strict_rules": ";".join(rules.firing(r, "strict")),
         }
         for r in records
-        if scope.in_population(r)
+        if scope.in_population(r) and not r.get("retired")
     ]
     frame = pd.DataFrame(rows, columns=POPULATION_COLUMNS)
     return frame.sort_values(ISSUE_KEY, kind="stable").reset_index(drop=True)
@@ -106,7 +106,7 @@ def mined_rows(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
         {
             "repository": r["repository"],
             "number": r["number"],
-            "record": f"data/issues/{dataset_name(r['repository'])}",
+            "record": project_path(r["repository"]),
             "created_at": r["created_at"],
             "closed_at": r["closed_at"] or "",
             "updated_at": r["updated_at"],
@@ -147,7 +147,7 @@ def sample_issues(
                 "pilot_artifact_id": "",
                 "created_at": record["created_at"][:10],
                 "created_at_source": "mined",
-                "source_file": f"data/issues/{dataset_name(row.repository)}",
+                "source_file": project_path(row.repository),
                 "source_sheet": "",
                 "source_row": "",
             }
@@ -171,6 +171,18 @@ def write_sample(
     frames = [population(records[s.repository], s, rule_set) for s in scopes]
     snapshot = pd.concat(frames).sort_values(ISSUE_KEY, kind="stable").reset_index(drop=True)
     sample = draw(snapshot, n, seed)
+    if sample.empty:
+        counts = ", ".join(
+            f"{s.repository}: {len(records[s.repository])} record(s), "
+            f"{int((snapshot['repository'] == s.repository).sum())} in population"
+            for s in scopes
+        )
+        raise DatasetError(
+            f"no issue in scope is closed with a fix by the {rule_set} rules ({counts});"
+            " nothing written",
+            "mine the issues with their evidence first (convfail mine issues), widen the scope,"
+            " or choose other --rules",
+        )
     by_key = {(r["repository"], r["number"]): r for rs in records.values() for r in rs}
     converters = {s.repository: s.converter or s.name for s in scopes}
     issues_text = csv_text(sample_issues(sample, by_key, converters))
@@ -202,7 +214,7 @@ def write_sample(
             "scopes": [
                 s.describe()
                 | {
-                    "records": f"data/issues/{dataset_name(s.repository)}",
+                    "records": project_path(s.repository),
                     "in_population": int((snapshot["repository"] == s.repository).sum()),
                     "fixed": int(
                         (

@@ -305,17 +305,18 @@ def hydrate_command(
     folder = load_study(study).path
     wanted = studies.study_numbers(folder)
     with session(api, api_url, no_wait, replay, quiet) as miner:
-        mined = []
+        mined, study_names = [], {}
         for repository, numbers in wanted.items():
             missing = miner.hydrate(repository, numbers, refresh=refresh or replay)
             canonical = miner.store.alias(repository) or repository
+            study_names[canonical] = repository
             stored = [miner.store.get(canonical, n) for n in numbers if n not in missing]
             found = [r for r in stored if r is not None and not r.get("retired")]
             mined.extend(found)
             gone = ", ".join(f"{n} ({why})" for n, why in sorted(missing.items()))
             note = f"; not hydrated: {gone}" if gone else ""
             click.echo(f"{repository}: {len(found)}/{len(numbers)} issue(s) hydrated{note}")
-        path = studies.write_mined(folder, mined)
+        path = studies.write_mined(folder, mined, study_names)
         click.echo(
             f"wrote {path.relative_to(data_dir().parent)}; "
             f"requests: {miner.transport.stats.requests}"
@@ -341,7 +342,8 @@ def validate_command(judgements: Path, rule_sets: tuple[str, ...]) -> None:
     frame = validation.load_judgements(judgements)
     records = {}
     for repository in sorted(set(frame["repository"])):
-        records |= {(r["repository"], r["number"]): r for r in read_records(repository)}
+        # keyed by the name the judgements use, which may be a renamed repository's old name
+        records |= {(repository, r["number"]): r for r in read_records(repository)}
     for rule_set in rule_sets or tuple(rules.RULE_SETS):
         table = validation.score(frame, records, rule_set)
         click.echo(table.to_string(index=False))

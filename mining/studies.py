@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -101,10 +101,19 @@ def draw(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
     return pd.concat(picked).sort_values(ISSUE_KEY, kind="stable").reset_index(drop=True)
 
 
-def mined_rows(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
+def mined_rows(
+    records: Iterable[dict[str, Any]], study_names: Mapping[str, str] | None = None
+) -> pd.DataFrame:
+    """One row per record, keyed by the repository name the study uses.
+
+    A repository renamed since the study was made keeps its old name in ``issues.csv``;
+    ``study_names`` maps the record's current name to it, so the study's files still join on
+    their own key while ``record`` points at the file under the current name.
+    """
+    study_names = study_names or {}
     rows = [
         {
-            "repository": r["repository"],
+            "repository": study_names.get(r["repository"], r["repository"]),
             "number": r["number"],
             "record": project_path(r["repository"]),
             "created_at": r["created_at"],
@@ -123,9 +132,11 @@ def mined_rows(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
     return frame.sort_values(ISSUE_KEY, kind="stable").reset_index(drop=True)
 
 
-def write_mined(folder: Path, records: Iterable[dict[str, Any]]) -> Path:
+def write_mined(
+    folder: Path, records: Iterable[dict[str, Any]], study_names: Mapping[str, str] | None = None
+) -> Path:
     path = folder / "mined.csv"
-    atomic_write_text(path, csv_text(mined_rows(records)))
+    atomic_write_text(path, csv_text(mined_rows(records, study_names)))
     return path
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from convfail.dataset import load_study, read_csv
+from convfail.dataset import apply_mined_dates, load_study, read_csv
 from convfail.records import ISSUE_COLUMNS
-from mining import rules
+from mining import rules, studies
 from mining.testing.fakegithub import FakeGitHub
 from mining.testing.harness import TOKEN
 from mining.testing.model import generate_repo
@@ -168,3 +168,28 @@ def test_sample_of_an_empty_population_fails_and_writes_nothing(project: Path) -
 
 def rules_kinds() -> set[str]:
     return {"closed", "referenced", "cross-referenced", "connected"}
+
+
+def test_mined_rows_of_a_renamed_repository_join_the_study_on_its_own_name(tmp_path):
+    record = {
+        "repository": "o/new",
+        "number": 7,
+        "created_at": "2021-03-04T05:06:07Z",
+        "closed_at": None,
+        "updated_at": "2021-03-05T00:00:00Z",
+        "state": "closed",
+        "state_reason": "completed",
+        "comment_count": 0,
+        "comments": [],
+        "fix_rules": {"issta24": ["connected"], "strict": []},
+    }
+    rows = studies.mined_rows([record], {"o/new": "o/old"})
+    assert rows.loc[0, "repository"] == "o/old"
+    assert "o__new" in rows.loc[0, "record"]
+    studies.write_mined(tmp_path, [record], {"o/new": "o/old"})
+    issues = pd.DataFrame(
+        {"repository": ["o/old"], "number": [7], "created_at": [""], "created_at_source": [""]}
+    )
+    dated = apply_mined_dates(issues, tmp_path / "mined.csv")
+    assert dated.loc[0, "created_at"] == "2021-03-04"
+    assert dated.loc[0, "created_at_source"] == "mined"

@@ -10,7 +10,7 @@ import pandas as pd
 from convfail.codebook import load_codebook
 from convfail.dataset import FINAL_RATER, Study, load_study
 from convfail.errors import ConvfailError
-from convfail.paths import data_dir, paper_figures_dir
+from convfail.paths import data_dir, labels_dir, paper_figures_dir
 from labeling.adjudication import Adjudication
 from labeling.agreement_report import build_report, choose_raters, write_report
 from labeling.guard import RequestGuard
@@ -18,12 +18,23 @@ from labeling.interchange import export_workbook, import_workbook
 from labeling.issue_texts import load_issue_texts
 from labeling.serve import serve_until_interrupted
 from labeling.session import LabelingSession
-from labeling.store import check_rater_name
+from labeling.store import check_name, check_rater_name, check_writable
 from labeling.suggest import evaluate
 from labeling.suggestion_service import SuggestionService, TrainingData
 from labeling.webapp import create_app
 
-study_option = click.option("--study", required=True, help="Study folder name under data/studies/.")
+
+def _study_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Study names are folder names under data/studies/: the same rule as rater names."""
+    try:
+        return check_name(value, "study", "it names the folder data/studies/<study>")
+    except ConvfailError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+study_option = click.option(
+    "--study", required=True, callback=_study_name, help="Study folder name under data/studies/."
+)
 host_option = click.option(
     "--host", default="127.0.0.1", show_default=True, help="Address to listen on."
 )
@@ -79,6 +90,7 @@ def serve(
         raise ConvfailError("'final' is written by adjudication", "use convfail label adjudicate")
     codebook = load_codebook()
     loaded = load_study(study, codebook)
+    check_writable(labels_dir(loaded.path))
     session = LabelingSession(loaded, rater, codebook, data_dir())
     reference = None
     if suggest_from:
@@ -157,6 +169,7 @@ def adjudicate(study: str, raters: str | None, host: str, port: int, no_browser:
     codebook = load_codebook()
     loaded = load_study(study, codebook)
     chosen = choose_raters(loaded, _raters(raters))
+    check_writable(labels_dir(loaded.path))
     adjudication = Adjudication(loaded.path, chosen, codebook)
     added = adjudication.seed_agreed()
     open_items = adjudication.disagreements()

@@ -2,8 +2,9 @@
 // The server refuses anything without the page's CSRF token; this script is the only sender.
 // Every save carries the version of the answer it was made on; when another tab saved first the
 // server refuses (409) and the page shows both answers for the rater to choose. Saves go out one
-// at a time, so a quick second key never races the first. A save that fails keeps the choice on
-// screen, marked unsaved, with the reason and a retry button.
+// at a time, so a quick second key never races the first; a choice shows at once (a sub-cause
+// key works right after the cause key). A save that fails keeps the choice on screen, marked
+// unsaved, with the reason and a retry button.
 // Moving to the next/previous issue swaps the page body for a copy fetched in advance, so the
 // next issue appears without a page load; links and reloads still work as plain pages.
 (function () {
@@ -32,7 +33,7 @@
 
   async function navigate(url, push) {
     if (!url || !page) return;
-    if (page.pending && !page.leaving) {
+    if (page.failed && page.pending && !page.leaving) {
       page.leaving = true;
       setStatus("error", "a choice on this page is not saved: retry, or press the key again to leave without it");
       return;
@@ -74,8 +75,17 @@
   }
 
   function shown() {
-    // what the rater sees: the saved answer with an unsaved choice laid over it
+    // what the rater sees: the saved answer with the choices not yet saved laid over it
     return Object.assign({}, page.label, page.pending || {});
+  }
+
+  function settle(changes) {
+    // a save went through: its choices are no longer pending (unless changed again since)
+    if (!page.pending) return;
+    Object.keys(changes).forEach((field) => {
+      if (page.pending[field] === changes[field]) delete page.pending[field];
+    });
+    if (!Object.keys(page.pending).length) page.pending = null;
   }
 
   function render() {
@@ -93,11 +103,11 @@
       let pressed = (label[dim] || "") === b.dataset.value;
       if (dim === "subcause") pressed = pressed && b.dataset.parent === cause;
       b.setAttribute("aria-pressed", pressed ? "true" : "false");
-      b.classList.toggle("unsaved", Boolean(pressed && page.pending && dim in page.pending));
+      b.classList.toggle("unsaved", Boolean(pressed && page.failed && page.pending && dim in page.pending));
     });
     ["location", "symptom", "cause", "subcause"].forEach((dim) => showDefinition(dim, selectedDefinition(dim)));
     if (document.activeElement !== page.note) page.note.value = label.note || "";
-    page.retry.hidden = !page.pending;
+    page.retry.hidden = !(page.failed && page.pending);
   }
 
   function secondsOnIssue() {
@@ -147,6 +157,7 @@
     page.label = Object.assign({}, conflict.theirs);
     page.version = conflict.version;
     page.pending = null;
+    page.failed = false;
     if (!keepMine) {
       render();
       setStatus("saved", "kept the answer saved elsewhere");
@@ -185,6 +196,7 @@
     if (current !== page) return; // the rater moved on; the save itself went through
     if (response.status === 409 && data.conflict) {
       page.pending = null;
+      page.failed = false;
       showConflict(data.conflict, Object.assign({}, page.label, changes));
       render();
       return;
@@ -197,7 +209,8 @@
     const before = page.label;
     page.label = data.label;
     page.version = data.version;
-    page.pending = null;
+    settle(changes);
+    page.failed = page.failed && Boolean(page.pending); // an earlier failed choice still waits
     page.leaving = false;
     if (!undo) {
       const previous = {};
@@ -221,14 +234,17 @@
   }
 
   function failed(changes, reason) {
-    page.pending = Object.assign({}, page.pending || {}, changes);
+    page.pending = Object.assign({}, changes, page.pending || {});
+    page.failed = true;
     render();
     setStatus("error", reason + " · your choice is kept on this page");
   }
 
   function save(changes, undo) {
     const current = page;
-    queue = queue.then(() => (current === page ? send(current, changes, undo) : null));
+    current.pending = Object.assign({}, current.pending || {}, changes);
+    render();
+    queue = queue.then(() => (current === page && !current.conflict ? send(current, changes, undo) : null));
     return queue;
   }
 
@@ -257,6 +273,7 @@
       label: JSON.parse(dataNode.textContent) || {},
       version: document.body.dataset.version || "",
       pending: null,
+      failed: false,
       leaving: false,
       conflict: null,
       undo: [],
@@ -278,7 +295,7 @@
     });
     page.retry.addEventListener("click", () => {
       const pending = page.pending;
-      if (pending) save(pending, false);
+      if (pending) save(Object.assign({}, pending), false);
     });
     document.getElementById("keep-theirs").addEventListener("click", () => resolveConflict(false));
     document.getElementById("keep-mine").addEventListener("click", () => resolveConflict(true));

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
+from convfail.agreement import BLANK_POLICY
 from convfail.codebook import load_codebook
 from convfail.dataset import FINAL_RATER, Study, load_study
 from convfail.errors import ConvfailError
@@ -140,6 +141,7 @@ def agreement(study: str, raters: str | None, out: Path | None) -> None:
             f"raters {', '.join(chosen)} share no coded issue",
             "pick raters who coded the same issues",
         )
+    click.echo(BLANK_POLICY + "\n")
     with pd.option_context("display.width", 200, "display.max_rows", 500):
         click.echo(report.pairwise.to_string(index=False))
         if not report.alpha.empty:

@@ -7,6 +7,12 @@ issue text is full of operator names, dtypes and traceback fragments (``aten::up
 ``int64``) that word tokens split badly; on ``issta24`` they match or beat a word TF-IDF + linear
 SVM on every dimension (README, "suggest-eval").
 
+Long issues (pasted logs of 100 KB) are read as their first 4,000 and last 2,000 characters
+(:func:`classifier_text`): the title, the description and the final error line carry the signal,
+and a hint then costs milliseconds instead of half a second. The served model fits one
+vectorizer on every labelled issue and one SVM per dimension on it, so a hint vectorizes the
+issue once.
+
 ``evaluate`` measures the hint with stratified cross-validation over several seeds against two
 baselines on the very same folds: the majority class, and the strong simple one (word TF-IDF +
 linear SVM), so nobody trusts the hint more than it deserves.
@@ -30,14 +36,28 @@ from sklearn.svm import LinearSVC
 
 SUGGESTED_DIMENSIONS = ("location", "symptom", "cause", "subcause")
 MIN_EXAMPLES = 8
+HEAD, TAIL = 4_000, 2_000
+
+
+def classifier_text(document: str) -> str:
+    """What the classifier reads of an issue: all of a short one, head and tail of a long one."""
+    if len(document) <= HEAD + TAIL:
+        return document
+    return document[:HEAD] + "\n" + document[-TAIL:]
+
+
+def make_vectorizer() -> TfidfVectorizer:
+    """Character 2- to 5-grams inside word boundaries, sub-linear TF-IDF."""
+    return TfidfVectorizer(sublinear_tf=True, analyzer="char_wb", ngram_range=(2, 5))
+
+
+def make_classifier() -> LinearSVC:
+    return LinearSVC(C=1.0, class_weight="balanced")
 
 
 def make_model() -> Pipeline:
-    """Character 2- to 5-grams inside word boundaries (sub-linear TF-IDF), class-balanced SVM."""
-    return make_pipeline(
-        TfidfVectorizer(sublinear_tf=True, analyzer="char_wb", ngram_range=(2, 5)),
-        LinearSVC(C=1.0, class_weight="balanced"),
-    )
+    """The suggestion model as one pipeline (what ``evaluate`` cross-validates)."""
+    return make_pipeline(make_vectorizer(), make_classifier())
 
 
 def make_svm_baseline() -> Pipeline:
@@ -58,9 +78,9 @@ def training_set(documents: list[str], labels: list[dict[str, str]], dimension: 
     return [d for d, _ in pairs], np.array([y for _, y in pairs])
 
 
-def class_scores(model: Pipeline, document: str) -> np.ndarray:
+def class_scores(model: LinearSVC, features) -> np.ndarray:
     """A confidence per class: the softmax of the SVM's margins (relative, not calibrated)."""
-    margins = np.atleast_1d(model.decision_function([document])[0]).astype(float)
+    margins = np.atleast_1d(model.decision_function(features)[0]).astype(float)
     if len(model.classes_) == 2:
         margins = np.array([-margins[0], margins[0]])
     exp = np.exp(margins - margins.max())
@@ -77,23 +97,31 @@ class Suggester:
     """One fitted model per dimension that has enough labelled examples of two classes or more."""
 
     def __init__(self) -> None:
-        self.models: dict[str, Pipeline] = {}
+        self.models: dict[str, LinearSVC] = {}
+        self.vectorizer: TfidfVectorizer | None = None
         self.trained_on = 0
 
     def fit(self, documents: list[str], labels: list[dict[str, str]]) -> Suggester:
         self.models = {}
         self.trained_on = len(documents)
+        texts = [classifier_text(d) for d in documents]
+        if len(texts) < MIN_EXAMPLES:
+            return self
+        self.vectorizer = make_vectorizer().fit(texts)
         for dim in SUGGESTED_DIMENSIONS:
-            x, y = training_set(documents, labels, dim)
+            x, y = training_set(texts, labels, dim)
             if len(x) >= MIN_EXAMPLES and len(set(y)) >= 2:
-                self.models[dim] = make_model().fit(x, y)
+                self.models[dim] = make_classifier().fit(self.vectorizer.transform(x), y)
         return self
 
     def suggest(self, document: str) -> dict[str, Suggestion]:
         """Best class per dimension; for sub-causes the best of each cause (``cause/sub``)."""
         out: dict[str, Suggestion] = {}
+        if self.vectorizer is None or not self.models:
+            return out
+        features = self.vectorizer.transform([classifier_text(document)])
         for dim, model in self.models.items():
-            scores = class_scores(model, document)
+            scores = class_scores(model, features)
             classes = list(model.classes_)
             if dim != "subcause":
                 best = int(np.argmax(scores))
@@ -142,10 +170,12 @@ def evaluate(
     documents: list[str], labels: list[dict[str, str]], folds: int = 5, seeds: Sequence[int] = (0,)
 ) -> pd.DataFrame:
     """Cross-validated macro-F1 and accuracy per dimension (mean and sd over ``seeds``) of the
-    model, the word TF-IDF + linear SVM baseline and the majority class, on the same folds."""
+    model, the word TF-IDF + linear SVM baseline and the majority class, on the same folds and
+    the same text (:func:`classifier_text`)."""
     rows = []
+    texts = [classifier_text(d) for d in documents]
     for dim in SUGGESTED_DIMENSIONS:
-        x, y = training_set(documents, labels, dim)
+        x, y = training_set(texts, labels, dim)
         if len(x) < folds or len(set(y)) < 2:
             continue
         x = np.array(x, dtype=object)

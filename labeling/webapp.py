@@ -21,6 +21,7 @@ from labeling.adjudication import Adjudication
 from labeling.guard import SECURITY_HEADERS, RequestGuard
 from labeling.issue_texts import IssueText
 from labeling.markdown import render_markdown, scrub
+from labeling.render_ahead import RenderAhead
 from labeling.save_api import SaveRequest, save_response
 from labeling.session import FILTERS, LabelingSession, QueueFilter, is_complete
 from labeling.shortcuts import NAVIGATION_KEYS, TOP_DIMENSIONS, assign_shortcuts
@@ -286,6 +287,7 @@ def create_app(
         previous, following = session.neighbours(issue.key, queue_filter)
         label = session.labels().get(issue.key, {})
         done, total = session.progress()
+        ahead.ahead([following, previous])
         hints = suggestions.suggest(issue.document()) if suggestions else {}
         return render_template(
             "issue.html",
@@ -333,6 +335,17 @@ def create_app(
             if suggestions:
                 suggestions.label_saved()
         return jsonify(body), status
+
+    def prepare(issue: IssueText) -> None:
+        render_texts(issue)
+        if suggestions:
+            suggestions.suggest(issue.document())
+
+    ahead = RenderAhead(prepare)
+    if adjudication is None:
+        start = session.first_unlabelled()
+        index = session.position[start.key] if start else 0
+        ahead.ahead(session.issues[index : index + 3])
 
     if adjudication is not None:
         register_adjudication(app, session, adjudication, page_context, render_texts)

@@ -315,7 +315,9 @@
       })
     );
     render();
-    refreshPrefetch();
+    // fetch the neighbours once this page is on screen, not while the browser is still busy with it
+    if (window.requestIdleCallback) requestIdleCallback(refreshPrefetch, { timeout: 300 });
+    else setTimeout(refreshPrefetch, 50);
   }
 
   document.addEventListener("visibilitychange", () => {

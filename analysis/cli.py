@@ -6,13 +6,14 @@ from pathlib import Path
 
 import click
 
-from analysis.registry import AnalysisContext, artifacts
+from analysis.failures.compare import compare_studies
+from analysis.registry import AnalysisContext, Artifact, Outcome, artifacts
 from analysis.runner import run
 from convfail.errors import ConvfailError
-from convfail.paths import paper_figures_dir
+from convfail.paths import paper_figures_dir, study_figures_dir
 
 
-def _select(only: tuple[str, ...], per_study_only: bool) -> list:
+def _select(only: tuple[str, ...], per_study_only: bool) -> list[Artifact]:
     chosen = artifacts(per_study_only)
     known = {a.id for a in chosen}
     unknown = [o for o in only if o not in known]
@@ -23,7 +24,7 @@ def _select(only: tuple[str, ...], per_study_only: bool) -> list:
     return [a for a in chosen if not only or a.id in only]
 
 
-def _finish(outcomes: list, out: Path) -> None:
+def _finish(outcomes: list[Outcome], out: Path) -> None:
     mismatches = [
         (o.artifact.id, c)
         for o in outcomes
@@ -83,9 +84,7 @@ def reproduce(out: Path | None, only: tuple[str, ...], list_only: bool) -> None:
 )
 def analyze(study: str, compare: str | None, out: Path | None) -> None:
     """Build the failure-analysis tables and figures for any labelled study."""
-    from analysis.compare import compare_studies
-
-    out = out or paper_figures_dir() / "studies" / study
+    out = out or study_figures_dir(study)
     outcomes = run(AnalysisContext(study), _select((), True), out)
     click.echo(f"wrote {sum(len(o.files) for o in outcomes)} files to {out}")
     if compare:

@@ -3,7 +3,9 @@
 An *artifact* is a function from an :class:`AnalysisContext` to an :class:`ArtifactResult`: a
 tidy table and/or figures, plus the comparisons of our numbers with the published ones and the
 notes that name the paper's own inconsistencies. ``convfail reproduce`` walks the registry,
-writes ``paper_figures/`` and the reproduction report; notebooks call the same functions.
+writes ``paper_figures/`` and the reproduction report; notebooks call the same functions. An
+:class:`Outcome` is one artifact built and written: the runner makes them, the report and the
+CLI read them, so the type lives here, beside the artifact it describes.
 
 Modules that define artifacts are listed in :data:`ANALYSIS_MODULES`; each registers its
 artifacts with the :func:`artifact` decorator when imported.
@@ -15,6 +17,7 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 import pandas as pd
 from matplotlib.figure import Figure
@@ -23,13 +26,11 @@ from convfail.codebook import Codebook, default_codebook
 from convfail.dataset import Study, load_study
 
 ANALYSIS_MODULES = [
-    "analysis.failure_tables",
-    "analysis.agreement_tables",
-    "analysis.rq3_opsets",
-    "analysis.rq3_failures",
-    "analysis.survey_artifacts",
-    "analysis.rq4_outcomes",
-    "analysis.rq4_sequences",
+    "analysis.failures.artifacts",
+    "analysis.evolution.artifacts",
+    "analysis.survey.artifacts",
+    "analysis.outcomes.artifacts",
+    "analysis.sequences.artifacts",
 ]
 
 
@@ -103,6 +104,15 @@ class Artifact:
     paper_ref: str
     build: Callable[[AnalysisContext], ArtifactResult]
     per_study: bool = True
+
+
+@dataclass
+class Outcome:
+    """One artifact built and written: what the report and the command's summary read."""
+
+    artifact: Artifact
+    result: ArtifactResult
+    files: list[Path]
 
 
 REGISTRY: dict[str, Artifact] = {}

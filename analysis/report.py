@@ -9,13 +9,9 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from analysis.registry import AnalysisContext
+from analysis.registry import AnalysisContext, Outcome
 from convfail.dataset import atomic_write_text
-
-if TYPE_CHECKING:
-    from analysis.runner import Outcome
 
 # Inconsistencies inside the paper (shared/docs/study.md); artifacts add their own notes.
 PAPER_INCONSISTENCIES = [

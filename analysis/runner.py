@@ -14,22 +14,15 @@ import multiprocessing
 import os
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from tqdm import tqdm
 
-from analysis.plotting import save_figure
-from analysis.registry import REGISTRY, AnalysisContext, Artifact, ArtifactResult
+from analysis.registry import REGISTRY, AnalysisContext, Artifact, ArtifactResult, Outcome
+from analysis.render.plotting import save_figure
 from analysis.report import write_report
 from convfail.dataset import atomic_write_text, csv_text
-
-
-@dataclass
-class Outcome:
-    artifact: Artifact
-    result: ArtifactResult
-    files: list[Path]
 
 
 def write_result(result: ArtifactResult, artifact_id: str, out: Path) -> list[Path]:

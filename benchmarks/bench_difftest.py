@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -19,10 +20,10 @@ from pathlib import Path
 from difftest.campaign import CampaignConfig, run_campaign
 
 
-def _run(root: Path, name: str, models: int, workers: int) -> float:
+def _run(name: str, models: int, workers: int) -> float:
     config = CampaignConfig(name=name, sizes=[20], per_size=models, converters=["torchscript"])
     start = time.perf_counter()
-    counts = run_campaign(config, root, workers=workers, progress=False)
+    counts = run_campaign(config, workers=workers, progress=False)
     elapsed = time.perf_counter() - start
     assert sum(counts.values()) == models
     return elapsed
@@ -33,11 +34,11 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=60, help="models per measurement")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        (root / "data").mkdir()
-        _run(root, "warmup", 2, 1)
-        one = _run(root, "one-worker", args.models, 1)
-        two = _run(root, "two-workers", args.models, 2)
+        (Path(tmp) / "data").mkdir()
+        os.environ["CONVFAIL_HOME"] = tmp  # the campaigns go to a throw-away project
+        _run("warmup", 2, 1)
+        one = _run("one-worker", args.models, 1)
+        two = _run("two-workers", args.models, 2)
     per_core_1 = args.models / (one / 60)
     per_core_2 = args.models / (two / 60) / 2
     result = {

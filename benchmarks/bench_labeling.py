@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import os
 import random
@@ -271,6 +272,7 @@ def main() -> None:
     parser.add_argument("--issues", type=int, default=1000)
     parser.add_argument("--steps", type=int, default=200)
     args = parser.parse_args()
+    # Playwright is a dev extra, needed only when the benchmark drives the browser
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -291,8 +293,6 @@ def main() -> None:
         guard = RequestGuard()
         app = create_app(session, guard, service)
         server = start_server(app, guard)
-        import logging
-
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         base = f"http://127.0.0.1:{server.server_port}"
         first = session.issues[0]

@@ -24,18 +24,24 @@ import warnings
 
 import numpy as np
 
+from difftest.converters import _torch_args
+from difftest.jobs import Job
+from difftest.localize.graph_trace import runtime_values
+from difftest.localize.inject import inject_faults
+from difftest.localize.pipeline import localize
+from difftest.sources import build_source
+
 warnings.filterwarnings("ignore")
 
 
 def _export(source):
-    import torch
-
-    from difftest.converters import _torch_args
+    import torch  # torch is an optional extra; import on use
 
     return torch.onnx.export(source.model, _torch_args(source), dynamo=True, verbose=False)
 
 
 def _program_with(model_proto, program):
+    # torch (and its onnx_ir) is an optional extra; import on use
     import onnx_ir as ir
     import torch
 
@@ -43,6 +49,7 @@ def _program_with(model_proto, program):
 
 
 def _verify_first(program, args, producer, atol: float) -> tuple[int | None, float]:
+    # torch is an optional extra; import on use
     from torch.onnx.verification import verify_onnx_program
 
     start = time.perf_counter()
@@ -53,11 +60,10 @@ def _verify_first(program, args, producer, atol: float) -> tuple[int | None, flo
 
 
 def _polygraphy_first(healthy, faulty, sample, producer) -> int | None:
+    # Polygraphy is an optional extra; import on use
     from polygraphy.backend.onnx import BytesFromOnnx, ModifyOutputs
     from polygraphy.backend.onnxrt import OnnxrtRunner, SessionFromOnnx
     from polygraphy.comparator import Comparator, CompareFunc
-
-    from difftest.localize.graph_trace import runtime_values
 
     names = [n for n in runtime_values(healthy) if n in set(runtime_values(faulty))]
     runners = [
@@ -75,12 +81,9 @@ def _polygraphy_first(healthy, faulty, sample, producer) -> int | None:
 
 
 def timing(name: str) -> dict:
+    # torch is an optional extra; import on use
     import torch
-
-    from difftest.converters import _torch_args
-    from difftest.jobs import Job
-    from difftest.localize.pipeline import localize
-    from difftest.sources import build_source
+    from torch.onnx.verification import verify_onnx_program
 
     source = build_source(Job("bench", name, "zoo", name, "torch", "dynamo"))
     program = _export(source)
@@ -89,8 +92,6 @@ def timing(name: str) -> dict:
     start = time.perf_counter()
     loc = localize(source, program.model_proto, samples)
     ours = time.perf_counter() - start
-    from torch.onnx.verification import verify_onnx_program
-
     start = time.perf_counter()
     with torch.no_grad():
         infos = verify_onnx_program(program, args, compare_intermediates=True)
@@ -109,13 +110,11 @@ def timing(name: str) -> dict:
 
 
 def verdicts(per_type: int, atol: float) -> dict:
-    from difftest.jobs import Job
-    from difftest.localize.inject import inject_faults
-    from difftest.localize.pipeline import localize
-    from difftest.sources import build_source
+    # torch is an optional extra; import on use
+    import torch
 
     try:
-        import polygraphy  # noqa: F401
+        import polygraphy  # noqa: F401  (optional: only says whether it is installed)
 
         have_polygraphy = True
     except ImportError:
@@ -123,16 +122,15 @@ def verdicts(per_type: int, atol: float) -> dict:
     rows = []
     models = [("synthetic", "", s, 30) for s in (1, 2, 3)] + [("zoo", "resnet18-tiny", 0, 0)]
     for kind, name, seed, nodes in models:
-        source = build_source(Job("b", f"m{seed}", kind, name, "torch", "dynamo", seed=seed,
-                                  nodes=nodes))  # fmt: skip
+        source = build_source(
+            Job("b", f"m{seed}", kind, name, "torch", "dynamo", seed=seed, nodes=nodes)
+        )
         program = _export(source)
         healthy = program.model_proto
         samples = source.make_inputs(seed, 1)
         base = localize(source, healthy, samples)
         if not base.agrees:
             continue
-        import torch
-
         args = tuple(torch.from_numpy(a) for a in samples[0])
         for fault in inject_faults(healthy, base.alignment, seed, per_type):
             start = time.perf_counter()
@@ -154,15 +152,19 @@ def verdicts(per_type: int, atol: float) -> dict:
                 except Exception as exc:
                     poly = f"error: {type(exc).__name__}"
             applicable = have_polygraphy and fault.kind != "transpose"
-            rows.append({
-                "model": f"{kind}-{name or seed}", "fault": fault.kind, "node": fault.node,
-                "ours_hit": fault.node in [d.node for d in loc.divergences][:1],
-                "ours_s": round(ours_s, 3),
-                "verify_hit": verify_first == fault.node,
-                "verify_s": verify_s and round(verify_s, 3),
-                "polygraphy_hit": (poly == fault.node) if applicable else None,
-                "polygraphy_error": poly if isinstance(poly, str) else None,
-            })  # fmt: skip
+            rows.append(
+                {
+                    "model": f"{kind}-{name or seed}",
+                    "fault": fault.kind,
+                    "node": fault.node,
+                    "ours_hit": fault.node in [d.node for d in loc.divergences][:1],
+                    "ours_s": round(ours_s, 3),
+                    "verify_hit": verify_first == fault.node,
+                    "verify_s": verify_s and round(verify_s, 3),
+                    "polygraphy_hit": (poly == fault.node) if applicable else None,
+                    "polygraphy_error": poly if isinstance(poly, str) else None,
+                }
+            )
     n = len(rows)
     summary = {
         "faults": n,
@@ -189,8 +191,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--big", default="resnet18", help="zoo model for the timing run")
     parser.add_argument("--faults-per-type", type=int, default=1)
-    parser.add_argument("--atol", type=float, default=1e-4,
-                        help="verify_onnx_program: max |diff| that flags a value")  # fmt: skip
+    parser.add_argument(
+        "--atol",
+        type=float,
+        default=1e-4,
+        help="verify_onnx_program: max |diff| that flags a value",
+    )
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
     out = {

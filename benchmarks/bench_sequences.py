@@ -14,31 +14,32 @@ Target: under 60 s on 2 cores for >= 3,000 models.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from analysis.campaign_graphs import label_column, load_campaign_models
-from analysis.onnx_corpus import backend_corpus
-from analysis.random_structures import random_structure
-from analysis.sequence_analysis import Settings, SuiteSequences, analyse
-from analysis.sequence_pairwise import PairwiseComparer, pairwise_compare
-from analysis.sequences import PATH_CAP, count_paths, enumerate_paths
+from analysis.sequences.corpus import backend_corpus
+from analysis.sequences.data import label_column, load_campaign_models
+from analysis.sequences.kgrams import PATH_CAP, count_paths, enumerate_paths
+from analysis.sequences.pairwise import PairwiseComparer, pairwise_compare
+from analysis.sequences.random_structures import random_structure, write_campaign
+from analysis.sequences.tables import Settings, SuiteSequences, analyse
+from convfail.campaign_files import (
+    tolerance_key,
+)
 
 CONVERTERS = ("torchscript", "dynamo", "tf2onnx")
 SIZES = range(15, 101, 5)
 MOTIF = ("Erf", "Softplus", "ReduceMax")
 PATHS_PER_MODEL = 40
+STRICT, LOOSE = 1e-7, 1e-3  # the tolerances difftest records by default
 
 
-def write_campaign(root: Path, models: int, seed: int) -> None:
+def write_bench_campaign(root: Path, models: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
-    (root / "graphs").mkdir(parents=True)
-    (root / "campaign.yaml").write_text("name: bench\n")
-    lines = []
+    built = []
     for i in range(models):
         converter = CONVERTERS[i % len(CONVERTERS)]
         n = int(rng.choice(list(SIZES)))
@@ -47,19 +48,10 @@ def write_campaign(root: Path, models: int, seed: int) -> None:
         strict = bool(rng.random() < p_mismatch + 0.3)
         loose = strict and bool(rng.random() < p_mismatch / (p_mismatch + 0.3))
         model_id = f"bench-n{n:03d}-{i:05d}"
-        name = f"graphs/{model_id}--{converter}.json"
         motifs = (MOTIF,) if planted else ()
         structure = random_structure(rng, n - 3 * planted, model_id, converter, motifs)
-        (root / name).write_text(json.dumps(structure, sort_keys=True) + "\n")
-        record = {
-            "model_id": model_id,
-            "converter": converter,
-            "outcome": "mismatch" if strict else "success",
-            "graph_file": name,
-            "comparison": {"mismatch": {"1e-07": strict, "0.001": loose}},
-        }
-        lines.append(json.dumps(record, sort_keys=True))
-    (root / "results.jsonl").write_text("\n".join(lines) + "\n")
+        built.append((structure, {STRICT: strict, LOOSE: loose}))
+    write_campaign(root, built)
 
 
 def _sample(paths: list, rng: np.random.Generator, keep: int = PATHS_PER_MODEL) -> list:
@@ -74,7 +66,7 @@ def pairwise_extrapolation(models, suite_graphs, subsample: int, seed: int) -> d
     extrapolate to every group and tolerance of the campaign."""
     rng = np.random.default_rng(seed)
     frame = models.frame
-    strict = label_column("1e-07")
+    strict = label_column(tolerance_key(STRICT))
     group = frame[frame["converter"] == CONVERTERS[0]]
     mis = list(rng.choice(group[group[strict]]["key"], subsample, replace=False))
     cor = list(rng.choice(group[~group[strict]]["key"], subsample, replace=False))
@@ -134,7 +126,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "bench"
         start = time.perf_counter()
-        write_campaign(root, args.models, args.seed)
+        write_bench_campaign(root, args.models, args.seed)
         generate = time.perf_counter() - start
         start = time.perf_counter()
         models = load_campaign_models(root)

@@ -168,11 +168,19 @@ def dumps_record(record: dict) -> str:
 
 
 def append_result(path: Path, record: dict) -> None:
-    """Append one record and flush it to disk, so a kill loses at most the line being written."""
+    """Append one record and flush it to disk, so a kill loses at most the line being written.
+
+    A last line left without its newline (a kill between the record and its newline) is ended
+    first, so the new record never runs into it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8", newline="\n") as fh:
-        fh.write(dumps_record(record))
+    with path.open("ab+") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        unended = False
+        if size:
+            fh.seek(size - 1)
+            unended = fh.read(1) != b"\n"
+        fh.write((b"\n" if unended else b"") + dumps_record(record).encode("utf-8"))
         fh.flush()
         os.fsync(fh.fileno())
 

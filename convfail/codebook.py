@@ -14,10 +14,12 @@ from pathlib import Path
 
 import yaml
 
+from convfail.config import reject_unknown_keys
 from convfail.errors import CodebookError
 from convfail.paths import codebook_path
 
 DIMENSIONS = ("location", "symptom", "cause", "subcause")
+CATEGORY_KEYS = ("code", "name", "paper_name", "sheet_names", "definition", "parent", "catch_all")
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,7 @@ def _parse_category(path: Path, dim: str, raw: object, index: int) -> Category:
         raise _fail(path, entry, "each category must be a mapping")
     if "name" in raw:
         entry = f"{dim} '{raw['name']}'"
+    reject_unknown_keys(raw, CATEGORY_KEYS, path, entry, CodebookError)
     for key in ("code", "name", "definition"):
         value = raw.get(key)
         if value is None or (isinstance(value, str) and not value.strip()):
@@ -147,13 +150,16 @@ def load_codebook(path: Path | None = None) -> Codebook:
         raise _fail(path, "file", f"not valid YAML ({exc.__class__.__name__})") from None
     if not isinstance(raw, dict) or "version" not in raw or "dimensions" not in raw:
         raise _fail(path, "file", "expected top-level keys 'version' and 'dimensions'")
+    reject_unknown_keys(raw, ("version", "dimensions"), path, error=CodebookError)
     dims_raw = raw["dimensions"]
+    reject_unknown_keys(dims_raw or {}, DIMENSIONS, path, "dimensions", CodebookError)
     missing = [d for d in DIMENSIONS if d not in (dims_raw or {})]
     if missing:
         raise _fail(path, "dimensions", f"missing dimension(s): {', '.join(missing)}")
     dimensions: dict[str, Dimension] = {}
     for dim in DIMENSIONS:
         body = dims_raw[dim] or {}
+        reject_unknown_keys(body, ("description", "categories"), path, dim, CodebookError)
         cats = [_parse_category(path, dim, c, i) for i, c in enumerate(body.get("categories", []))]
         if not cats:
             raise _fail(path, dim, "has no categories")

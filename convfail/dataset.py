@@ -19,9 +19,16 @@ import pandas as pd
 import yaml
 
 from convfail.codebook import Codebook
+from convfail.config import reject_unknown_keys
 from convfail.errors import DatasetError, StudyNotFoundError
 from convfail.paths import labels_dir, studies_dir, study_dir
-from convfail.records import ISSUE_COLUMNS, ISSUE_KEY, LABEL_COLUMNS, LABEL_DIMENSIONS
+from convfail.records import (
+    ISSUE_COLUMNS,
+    ISSUE_KEY,
+    LABEL_COLUMNS,
+    LABEL_DIMENSIONS,
+    STUDY_SETTINGS_KEYS,
+)
 
 FINAL_RATER = "final"
 MINED_FILE = "mined.csv"
@@ -125,7 +132,10 @@ def load_study(name: str, codebook: Codebook | None = None, root: Path | None = 
     settings_file = path / "study.yaml"
     settings = (
         yaml.safe_load(settings_file.read_text(encoding="utf-8")) if settings_file.is_file() else {}
-    )
+    ) or {}
+    if not isinstance(settings, dict):
+        raise DatasetError(f"{settings_file}: not a mapping of settings")
+    reject_unknown_keys(settings, STUDY_SETTINGS_KEYS, settings_file, error=DatasetError)
     issues = read_csv(path / "issues.csv", ISSUE_COLUMNS)
     issues["number"] = issues["number"].astype(int)
     issues = apply_mined_dates(issues, path / MINED_FILE)

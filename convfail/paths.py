@@ -14,6 +14,7 @@ from convfail.errors import ConvfailError
 
 STUDIES = "studies"
 LABELS = "labels"
+SURVEY = "survey"
 
 
 def project_root() -> Path:
@@ -60,6 +61,21 @@ def campaign_cache_dir(campaign: str) -> Path:
     return cache_dir() / "difftest" / campaign
 
 
+def campaign_onnx_dir(campaign: str) -> Path:
+    """The converted models of a campaign, one ``<model_id>--<converter>.onnx`` per job."""
+    return campaign_cache_dir(campaign) / "onnx"
+
+
+def localization_dir() -> Path:
+    """The shipped localization evidence (fault injection, known faults)."""
+    return difftest_dir() / "localization"
+
+
+def localize_cache_dir() -> Path:
+    """Default home of the report folders of ``difftest localize`` and ``repair``."""
+    return cache_dir() / "difftest" / "localize"
+
+
 def labels_dir(study: Path) -> Path:
     """The label files of a study folder: one CSV per rater, ``final.csv`` adjudicated."""
     return study / LABELS
@@ -67,6 +83,16 @@ def labels_dir(study: Path) -> Path:
 
 def label_file(study: Path, rater: str) -> Path:
     return labels_dir(study) / f"{rater}.csv"
+
+
+def survey_dir(name: str = "") -> Path:
+    """An imported survey: the published one (``data/survey``) or ``data/survey-<name>``."""
+    return data_dir() / (f"{SURVEY}-{name}" if name else SURVEY)
+
+
+def onnx_data_dir() -> Path:
+    """What the project records about ONNX itself (opset release dates)."""
+    return data_dir() / "onnx"
 
 
 def codebook_path() -> Path:
@@ -80,6 +106,16 @@ def reference_data_dir() -> Path:
 
 def paper_figures_dir() -> Path:
     return project_root() / "paper_figures"
+
+
+def study_figures_dir(study: str) -> Path:
+    """``convfail analyze``'s outputs for one study."""
+    return paper_figures_dir() / STUDIES / study
+
+
+def survey_figures_dir(name: str) -> Path:
+    """``convfail survey analyze``'s outputs for one imported survey folder."""
+    return paper_figures_dir() / "surveys" / name
 
 
 def shared_reference_dir() -> Path:
@@ -97,3 +133,8 @@ def artifact_dir() -> Path:
 def cache_dir() -> Path:
     """Git-ignored home of anything large or raw that can always be rebuilt."""
     return project_root() / ".cache"
+
+
+def onnx_corpus_cache_dir() -> Path:
+    """Op-graph structures of test-suite corpora of ONNX models, keyed by their files."""
+    return cache_dir() / "onnx-corpus"

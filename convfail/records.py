@@ -25,6 +25,18 @@ ISSUE_COLUMNS = [
     "source_row",
 ]
 
+# The keys of a study's ``study.yaml``; a reader refuses any other (a typo must not pass).
+STUDY_SETTINGS_KEYS = (
+    "name",
+    "title",
+    "codebook_version",
+    "primary_rater",
+    "converters",
+    "raters",
+    "source",
+    "sampling",
+)
+
 LABEL_DIMENSIONS = ["location", "symptom", "cause", "subcause"]
 
 LABEL_COLUMNS = [

@@ -4,6 +4,11 @@ Convert a source model (PyTorch or TensorFlow) to ONNX, run both on the same see
 the source framework and in ONNX Runtime, compare, and classify the outcome. Every model runs in
 its own process, so a native crash or a hang is recorded instead of ending the campaign.
 
+The campaign files it writes (names, record keys, outcome names, tolerance keys, the
+graph-structure schema, the reader and the writers) are defined once, in
+:mod:`convfail.campaign_files`, which :mod:`analysis` reads through too; the folders come from
+:mod:`convfail.paths`.
+
 Modules, each with one job:
 
 - :mod:`difftest.synthetic` — seeded random graphs, framework-neutral (one spec, two builders);
@@ -12,10 +17,13 @@ Modules, each with one job:
 - :mod:`difftest.sources` — resolve a job to a :class:`~difftest.sources.SourceModel`;
 - :mod:`difftest.converters` — the converter interface and the registered converters;
 - :mod:`difftest.compare` — tolerance and NaN/Inf logic;
-- :mod:`difftest.outcomes`, :mod:`difftest.signature` — outcome classes, error signatures;
-- :mod:`difftest.graph_json` — the small structure file of each converted graph;
+- :mod:`difftest.outcomes`, :mod:`difftest.signature` — which stage failure gives which outcome,
+  error signatures;
+- :mod:`difftest.graph_json` — the structure of each converted graph, for its small file;
 - :mod:`difftest.runner` — one job, stage by stage, in the current process;
 - :mod:`difftest.isolation` — one job in its own process, with a timeout and a memory cap;
 - :mod:`difftest.campaign` — jobs of a campaign, resume, local pool or Dask;
-- :mod:`difftest.artifact_import` — the published results in the same schema.
+- :mod:`difftest.artifact_import` — the published results in the same schema;
+- :mod:`difftest.cli` — the ``convfail difftest`` commands;
+- :mod:`difftest.localize` — fault localization and repair of a converted model.
 """

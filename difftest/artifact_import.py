@@ -4,7 +4,7 @@ Input: ``theme3-models/exporter_test_results/<fw>/<fw>_symbolic-cinit_opset_16_<
 of the published artifact — one JSON list per model size N (NNSmith graphs of N nodes), each
 entry ``{model, path, result, error, [mismatch | mad | hang, onnx_model_path]}``.
 Output: ``data/difftest/issta24-synthetic/results.jsonl`` with the keys of
-:data:`difftest.runner.RESULT_KEYS` (fields the artifact does not have are ``null``).
+:data:`convfail.campaign_files.RESULT_KEYS` (fields the artifact does not have are ``null``).
 
 Outcome of each published entry (the paper's Table 11 merges some of these):
 
@@ -27,20 +27,24 @@ import math
 import re
 from pathlib import Path
 
-from convfail.dataset import atomic_write_text
-from convfail.errors import ArtifactImportError
-from convfail.importers import ImportContext
-from difftest.outcomes import (
+from convfail.campaign_files import (
     CONVERSION_FAILURE,
     CRASH,
     HANG,
     MISMATCH,
     ORT_INFERENCE_FAILURE,
     ORT_LOAD_FAILURE,
+    RESULT_KEYS,
+    RESULTS_FILE,
     SOURCE_FAILURE,
     SUCCESS,
+    dumps_record,
+    result_key,
+    tolerance_key,
 )
-from difftest.runner import RESULT_KEYS
+from convfail.dataset import atomic_write_text
+from convfail.errors import ArtifactImportError
+from convfail.importers import ImportContext
 from difftest.signature import signature
 
 CAMPAIGN = "issta24-synthetic"
@@ -75,14 +79,14 @@ def classify(framework: str, entry: dict) -> tuple[str, dict | None]:
             return (MISMATCH if mismatch else SUCCESS), {
                 "max_abs_diff": None,
                 "max_abs_diff_nonfinite": None,
-                "mismatch": {repr(TOLERANCE): mismatch},
+                "mismatch": {tolerance_key(TOLERANCE): mismatch},
             }
         mad = float(entry["mad"])
         mismatch = mad > TOLERANCE  # NaN compares False: the paper counted those as successes
         comparison = {
             "max_abs_diff": mad if math.isfinite(mad) else None,
             "max_abs_diff_nonfinite": None if math.isfinite(mad) else repr(mad),
-            "mismatch": {repr(TOLERANCE): mismatch},
+            "mismatch": {tolerance_key(TOLERANCE): mismatch},
         }
         return (MISMATCH if mismatch else SUCCESS), comparison
     if error.startswith(("Value for attr", "{{function_node")):
@@ -131,7 +135,7 @@ def read_results(artifact: Path) -> list[dict]:
             error = "" if outcome in (SUCCESS, MISMATCH) else _text(entry.get("error"))
             record = dict.fromkeys(RESULT_KEYS)
             record.update(
-                key=f"{model_id}/{converter}",
+                key=result_key(model_id, converter),
                 campaign=CAMPAIGN,
                 model_id=model_id,
                 source="nnsmith",
@@ -159,15 +163,13 @@ def read_results(artifact: Path) -> list[dict]:
 
 
 def results_text(records: list[dict]) -> str:
-    return "".join(
-        json.dumps(r, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n" for r in records
-    )
+    """The text of the results file holding ``records`` (already sorted by key)."""
+    return "".join(dumps_record(r) for r in records)
 
 
 def import_exporter_results(ctx: ImportContext) -> list[Path]:
     """The ``convfail.importers`` entry point: write the imported campaign's results file."""
     text = results_text(read_results(ctx.artifact))
-    out = ctx.data_dir / "difftest" / CAMPAIGN / "results.jsonl"
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = ctx.data_dir / "difftest" / CAMPAIGN / RESULTS_FILE
     atomic_write_text(out, text)
     return [out]

@@ -1,13 +1,15 @@
-"""A campaign: its configuration, its jobs, its results file, and running it (resumably).
+"""A campaign: its configuration, its jobs, and running it (resumably) into its campaign files.
 
-Layout (``data/difftest/<campaign>/``): ``campaign.yaml`` (the configuration: what to test),
-``results.jsonl`` (one record per job, see :mod:`difftest.runner`), ``graphs/`` (the structure of
-every converted model). The ONNX files go to ``.cache/difftest/<campaign>/onnx/``.
+The folder (:func:`convfail.paths.campaign_dir`) holds the files of
+:mod:`convfail.campaign_files`: the configuration (what to test), the results (one record per job,
+see :mod:`difftest.runner`) and the structure of every converted model. The ONNX files go to the
+campaign's cache (:func:`convfail.paths.campaign_cache_dir`), ``onnx/``.
 
-Resume: every finished record is appended and flushed to ``results.jsonl`` as it arrives, so a
-campaign killed halfway loses at most the jobs that were running. Running it again skips the keys
-already in the file. When the campaign completes, the file is rewritten sorted by key, which makes
-it independent of scheduling order.
+Resume: every finished record is appended and flushed to the results file as it arrives, so a
+campaign killed halfway loses at most the jobs that were running; a torn last line is cut off,
+with a note on stderr, before appending resumes. Running it again skips the keys already in the
+file. When the campaign completes, the file is rewritten sorted by key, which makes it
+independent of scheduling order.
 
 Execution: a local pool of ``workers`` supervising threads (each job runs in its own forked
 process, see :mod:`difftest.isolation`), or a Dask distributed cluster given its scheduler address.
@@ -15,9 +17,8 @@ process, see :mod:`difftest.isolation`), or a Dask distributed cluster given its
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -25,18 +26,46 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import yaml
+from tqdm import tqdm
 
+from convfail.campaign_files import (
+    CONFIG_FILE,
+    CONVERSION_FAILURE,
+    CRASH,
+    GRAPHS_DIR,
+    HANG,
+    MISMATCH,
+    ORT_INFERENCE_FAILURE,
+    ORT_LOAD_FAILURE,
+    OUTCOMES,
+    RESULTS_FILE,
+    SOURCE_FAILURE,
+    SUCCESS,
+    append_result,
+    read_results,
+    repair_torn_tail,
+    write_results,
+)
+from convfail.config import ConfigError, reject_unknown_keys
 from convfail.dataset import atomic_write_text
 from convfail.errors import ConvfailError
+from convfail.paths import campaign_cache_dir, campaign_dir, campaign_onnx_dir
 from difftest.compare import DEFAULT_TOLERANCE
 from difftest.converters import CONVERTERS
 from difftest.isolation import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, run_isolated
 from difftest.jobs import Job
-from difftest.outcomes import OUTCOMES
+from difftest.synthetic import CATALOGUE, model_seed
 
-RESULTS = "results.jsonl"
-CONFIG = "campaign.yaml"
-GRAPHS = "graphs"
+SHORT = {
+    SOURCE_FAILURE: "src",
+    CONVERSION_FAILURE: "conv",
+    ORT_LOAD_FAILURE: "load",
+    ORT_INFERENCE_FAILURE: "infer",
+    MISMATCH: "mism",
+    SUCCESS: "ok",
+    HANG: "hang",
+    CRASH: "crash",
+}
 FRAMEWORK_OF = {name: converter.framework for name, converter in CONVERTERS.items()}
 # settings that change results; the others (time-out, memory cap) only change how it runs
 PLAN_FIELDS = (
@@ -92,28 +121,34 @@ class CampaignConfig:
         return yaml.safe_dump(asdict(self), sort_keys=False)
 
     @classmethod
-    def from_yaml(cls, text: str) -> CampaignConfig:
-        data = yaml.safe_load(text) or {}
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+    def from_yaml(cls, text: str, path: Path) -> CampaignConfig:
+        """The configuration saved at ``path`` (its ``text``); a key it does not know is an error,
+        so that a typo is not silently dropped."""
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not YAML ({exc})".replace("\n", " ")) from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: not a mapping of settings")
+        reject_unknown_keys(data, [f.name for f in fields(cls)], path)
+        return cls(**data)
+
+    @classmethod
+    def read(cls, campaign: str) -> CampaignConfig:
+        """The configuration saved in the folder of ``campaign``."""
+        path = campaign_dir(campaign) / CONFIG_FILE
+        return cls.from_yaml(path.read_text(encoding="utf-8"), path)
 
 
-def campaign_dir(root: Path, name: str) -> Path:
-    return root / "data" / "difftest" / name
-
-
-def plan(config: CampaignConfig, root: Path) -> list[Job]:
+def plan(config: CampaignConfig) -> list[Job]:
     """Every job of the campaign, in a fixed order."""
-    from difftest.synthetic import CATALOGUE, model_seed
-
-    out_dir = campaign_dir(root, config.name)
     common = dict(
         campaign=config.name,
         opset=config.opset,
         n_inputs=config.n_inputs,
         tolerance=config.tolerance,
-        onnx_dir=str(root / ".cache" / "difftest" / config.name / "onnx"),
-        graph_dir=str(out_dir / GRAPHS),
+        onnx_dir=str(campaign_onnx_dir(config.name)),
+        graph_dir=str(campaign_dir(config.name) / GRAPHS_DIR),
     )
     models: list[dict] = []
     if config.source == "synthetic":
@@ -147,62 +182,15 @@ def plan(config: CampaignConfig, root: Path) -> list[Job]:
     ]
 
 
-class ResultStore:
-    """``results.jsonl`` of one campaign: append-only while running, sorted when complete."""
-
-    def __init__(self, directory: Path) -> None:
-        self.path = directory / RESULTS
-
-    def load(self) -> dict[str, dict]:
-        """Finished records by key. A torn last line (the campaign was killed while writing) is
-        dropped, and the file is truncated to its last complete line."""
-        if not self.path.is_file():
-            return {}
-        records, good_bytes = {}, 0
-        with self.path.open("rb") as fh:
-            for line in fh:
-                try:
-                    if not line.endswith(b"\n"):
-                        raise ValueError("torn line")
-                    record = json.loads(line)
-                except ValueError:
-                    break
-                records[record["key"]] = record
-                good_bytes += len(line)
-        if good_bytes != self.path.stat().st_size:
-            with self.path.open("r+b") as fh:
-                fh.truncate(good_bytes)
-        return records
-
-    def append(self, record: dict) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8", newline="\n") as fh:
-            fh.write(dumps_record(record))
-            fh.flush()
-            os.fsync(fh.fileno())
-
-    def finalise(self, records: dict[str, dict]) -> None:
-        atomic_write_text(self.path, "".join(dumps_record(records[k]) for k in sorted(records)))
-
-
-def dumps_record(record: dict) -> str:
-    return json.dumps(record, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
-
-
-def read_results(path: Path) -> list[dict]:
-    """Every record of a results file (for status and tests)."""
-    return list(ResultStore(path.parent).load().values()) if path.is_file() else []
-
-
-def prepare(config: CampaignConfig, root: Path, fresh: bool = False) -> Path:
+def prepare(config: CampaignConfig, fresh: bool = False) -> Path:
     """Create or check the campaign folder; refuse to mix results of different configurations."""
-    directory = campaign_dir(root, config.name)
-    saved = directory / CONFIG
+    directory = campaign_dir(config.name)
+    saved = directory / CONFIG_FILE
     if fresh and directory.exists():
         shutil.rmtree(directory)
-        shutil.rmtree(root / ".cache" / "difftest" / config.name, ignore_errors=True)
+        shutil.rmtree(campaign_cache_dir(config.name), ignore_errors=True)
     if saved.is_file():
-        old = CampaignConfig.from_yaml(saved.read_text(encoding="utf-8"))
+        old = CampaignConfig.read(config.name)
         changed = [f for f in PLAN_FIELDS if getattr(old, f) != getattr(config, f)]
         if changed:
             raise ConvfailError(
@@ -229,7 +217,7 @@ def _local(pending: list[Job], config: CampaignConfig, workers: int) -> Iterator
 
 
 def _dask(pending: list[Job], config: CampaignConfig, scheduler: str) -> Iterator[dict]:
-    try:
+    try:  # Dask is an optional extra; import on use
         from distributed import Client
         from distributed import as_completed as dask_completed
     except ImportError:
@@ -260,9 +248,23 @@ def _dask(pending: list[Job], config: CampaignConfig, scheduler: str) -> Iterato
             client.cancel(futures)
 
 
+def finished_records(directory: Path) -> dict[str, dict]:
+    """The records already in the results file, by key, after cutting off a torn last line (a
+    campaign killed while writing it), which is said on stderr first."""
+    path = directory / RESULTS_FILE
+    results = read_results(path)
+    if results.torn_tail:
+        print(
+            f"{path}: the last line is torn (the campaign was killed while writing it); "
+            "cutting it off, its model runs again",
+            file=sys.stderr,
+        )
+        repair_torn_tail(path)
+    return results.by_key()
+
+
 def run_campaign(
     config: CampaignConfig,
-    root: Path,
     workers: int = 1,
     scheduler: str | None = None,
     fresh: bool = False,
@@ -270,12 +272,9 @@ def run_campaign(
     progress: bool = True,
 ) -> Counter:
     """Run (or resume) a campaign; return the counts of every outcome in its results file."""
-    from tqdm import tqdm
-
-    directory = prepare(config, root, fresh)
-    store = ResultStore(directory)
-    done = store.load()
-    jobs = plan(config, root)
+    directory = prepare(config, fresh)
+    done = finished_records(directory)
+    jobs = plan(config)
     pending = [job for job in jobs if job.key not in done]
     if limit is not None:
         pending = pending[:limit]
@@ -293,7 +292,7 @@ def run_campaign(
     )
     try:
         for record in stream:
-            store.append(record)
+            append_result(directory / RESULTS_FILE, record)
             done[record["key"]] = record
             counts[record["outcome"]] += 1
             bar.update()
@@ -301,19 +300,34 @@ def run_campaign(
     finally:
         bar.close()
     if all(job.key in done for job in jobs):
-        store.finalise(done)
+        write_results(directory / RESULTS_FILE, done.values())
     return counts
 
 
+@dataclass(frozen=True)
+class CampaignStatus:
+    """What ``status`` shows: outcome counts per converter and the unique errors, read from the
+    results file without changing it (a torn last line is left out and flagged)."""
+
+    path: Path
+    by_converter: dict[str, Counter]
+    signatures: Counter
+    torn_tail: bool
+
+
+def campaign_status(campaign: str) -> CampaignStatus:
+    """The status of ``campaign``; an error when it has no results yet."""
+    path = campaign_dir(campaign) / RESULTS_FILE
+    results = read_results(path)
+    if not results.records:
+        raise ConvfailError(f"no results for campaign {campaign!r} at {path}", "run it first")
+    by_converter: dict[str, Counter] = {}
+    for r in results.records:
+        by_converter.setdefault(r["converter"], Counter())[r["outcome"]] += 1
+    signatures = Counter(r["signature"] for r in results.records if r["signature"])
+    return CampaignStatus(path, by_converter, signatures, results.torn_tail)
+
+
 def short_counts(counts: Counter) -> str:
-    abbrev = {
-        "source_failure": "src",
-        "conversion_failure": "conv",
-        "ort_load_failure": "load",
-        "ort_inference_failure": "infer",
-        "mismatch": "mism",
-        "success": "ok",
-        "hang": "hang",
-        "crash": "crash",
-    }
-    return " ".join(f"{abbrev[o]}={counts[o]}" for o in OUTCOMES if counts.get(o))
+    """``src=1 conv=2 ok=7``: the outcomes seen, in table order, for a progress line."""
+    return " ".join(f"{SHORT[o]}={counts[o]}" for o in OUTCOMES if counts.get(o))

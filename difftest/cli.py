@@ -3,25 +3,24 @@
 from __future__ import annotations
 
 import os
-from collections import Counter
 
 import click
 
+from convfail.campaign_files import CONFIG_FILE, OUTCOMES, RESULTS_FILE
 from convfail.errors import ConvfailError
-from convfail.paths import project_root
-from difftest.campaign import (
-    CONFIG,
-    RESULTS,
-    CampaignConfig,
-    campaign_dir,
-    read_results,
-    run_campaign,
-    short_counts,
-)
+from convfail.paths import campaign_dir
+from difftest.campaign import CampaignConfig, campaign_status, run_campaign, short_counts
 from difftest.compare import DEFAULT_TOLERANCE
 from difftest.converters import CONVERTERS
 from difftest.isolation import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S
-from difftest.outcomes import OUTCOMES
+from difftest.localize.cli import (
+    localize_command,
+    localize_eval_command,
+    localize_known_command,
+    repair_command,
+)
+from difftest.sources import model_names
+from difftest.synthetic import CATALOGUE
 
 
 def parse_sizes(text: str) -> list[int]:
@@ -155,15 +154,13 @@ def run(
 @click.option("--scheduler", help="Dask scheduler address; default: local pool.")
 def resume(campaign: str, workers: int | None, scheduler: str | None) -> None:
     """Continue CAMPAIGN with the settings saved in its campaign.yaml."""
-    saved = campaign_dir(project_root(), campaign) / CONFIG
+    saved = campaign_dir(campaign) / CONFIG_FILE
     if not saved.is_file():
         raise ConvfailError(
             f"no campaign named {campaign!r} ({saved} is missing)",
             "start it with `convfail difftest run`",
         )
-    _execute(
-        CampaignConfig.from_yaml(saved.read_text(encoding="utf-8")), workers, scheduler, False, None
-    )
+    _execute(CampaignConfig.read(campaign), workers, scheduler, False, None)
 
 
 def _execute(
@@ -175,14 +172,13 @@ def _execute(
 ) -> None:
     counts = run_campaign(
         config,
-        project_root(),
         workers=workers or _workers_default(),
         scheduler=scheduler,
         fresh=fresh,
         limit=limit,
     )
     click.echo(f"{config.name}: {sum(counts.values())} result(s): {short_counts(counts)}")
-    click.echo(f"  {campaign_dir(project_root(), config.name) / RESULTS}")
+    click.echo(f"  {campaign_dir(config.name) / RESULTS_FILE}")
 
 
 @difftest.command("status")
@@ -190,32 +186,28 @@ def _execute(
 @click.option("--top", default=10, show_default=True, help="How many unique errors to list.")
 def status(campaign: str, top: int) -> None:
     """Outcome counts of CAMPAIGN per converter, and its most frequent unique errors."""
-    path = campaign_dir(project_root(), campaign) / RESULTS
-    records = read_results(path)
-    if not records:
-        raise ConvfailError(f"no results for campaign {campaign!r} at {path}", "run it first")
-    by_converter: dict[str, Counter] = {}
-    for r in records:
-        by_converter.setdefault(r["converter"], Counter())[r["outcome"]] += 1
+    summary = campaign_status(campaign)
+    if summary.torn_tail:
+        click.echo(
+            f"{summary.path}: the last line is torn and left out; "
+            f"`convfail difftest resume {campaign}` cuts it off",
+            err=True,
+        )
     click.echo(f"{'converter':<20}" + "".join(f"{o[:12]:>13}" for o in OUTCOMES) + f"{'total':>8}")
-    for conv, counts in sorted(by_converter.items()):
+    for conv, counts in sorted(summary.by_converter.items()):
         click.echo(
             f"{conv:<20}"
             + "".join(f"{counts[o]:>13}" for o in OUTCOMES)
             + f"{sum(counts.values()):>8}"
         )
-    signatures = Counter(r["signature"] for r in records if r["signature"])
-    click.echo(f"\n{len(signatures)} unique error(s); most frequent:")
-    for sig, n in signatures.most_common(top):
+    click.echo(f"\n{len(summary.signatures)} unique error(s); most frequent:")
+    for sig, n in summary.signatures.most_common(top):
         click.echo(f"  {n:>5}  {sig}")
 
 
 @difftest.command("list")
 def list_things() -> None:
     """Converters, model sources and the named zoo/probe models."""
-    from difftest.sources import model_names
-    from difftest.synthetic import CATALOGUE
-
     click.echo(
         "converters: " + ", ".join(f"{n} ({c.framework})" for n, c in sorted(CONVERTERS.items()))
     )
@@ -229,21 +221,10 @@ def list_things() -> None:
             click.echo(f"{source} [{framework}]: {', '.join(names)}")
 
 
-def _add_localize_commands() -> None:
-    from difftest.localize.cli import (
-        localize_command,
-        localize_eval_command,
-        localize_known_command,
-        repair_command,
-    )
-
-    for command in (
-        localize_command,
-        repair_command,
-        localize_known_command,
-        localize_eval_command,
-    ):
-        difftest.add_command(command)
-
-
-_add_localize_commands()
+for command in (
+    localize_command,
+    repair_command,
+    localize_known_command,
+    localize_eval_command,
+):
+    difftest.add_command(command)

@@ -21,13 +21,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from convfail.campaign_files import tolerance_key
+
 DEFAULT_TOLERANCE = 1e-7
 REPORT_TOLERANCES = (1e-7, 1e-3)
-
-
-def tolerance_key(tolerance: float) -> str:
-    """The results-file key of a tolerance: ``1e-07``, ``0.001``."""
-    return repr(float(tolerance))
 
 
 @dataclass

@@ -19,12 +19,11 @@ import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # the campaign process lists converters without importing onnx
-    import onnx
+import numpy as np
+import onnx
 
-    from difftest.sources import SourceModel
+from difftest.sources import SourceModel
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ class Converter:
 
 
 def _torch_args(source: SourceModel):
-    import numpy as np
+    # torch is an optional extra; import on use
     import torch
 
     rng = np.random.default_rng(0)
@@ -53,7 +52,7 @@ def _dynamic_axes(source: SourceModel) -> dict:
 
 class TorchScriptExporter(Converter):
     def convert(self, source: SourceModel, opset: int) -> onnx.ModelProto:
-        import onnx
+        # torch is an optional extra; import on use
         import torch
 
         buffer = io.BytesIO()
@@ -73,6 +72,7 @@ class TorchScriptExporter(Converter):
 
 class DynamoExporter(Converter):
     def convert(self, source: SourceModel, opset: int) -> onnx.ModelProto:
+        # torch is an optional extra; import on use
         import torch
 
         dynamic = None
@@ -96,6 +96,7 @@ class DynamoExporter(Converter):
 
 
 def _signature(source: SourceModel):
+    # TensorFlow is an optional extra; import on use
     import tensorflow as tf
 
     return [
@@ -108,6 +109,7 @@ def _signature(source: SourceModel):
 
 class Tf2onnxFunction(Converter):
     def convert(self, source: SourceModel, opset: int) -> onnx.ModelProto:
+        # TensorFlow is an optional extra; import on use
         import tensorflow as tf
         import tf2onnx
 
@@ -119,6 +121,7 @@ class Tf2onnxFunction(Converter):
 
 class Tf2onnxSavedModel(Converter):
     def convert(self, source: SourceModel, opset: int) -> onnx.ModelProto:
+        # TensorFlow is an optional extra; import on use
         import tensorflow as tf
         import tf2onnx
 

@@ -1,6 +1,7 @@
 """The small structure file of a converted graph, for sequence analysis and localization.
 
-Schema (``graph-structure/1``), written with sorted keys:
+Schema (:data:`convfail.campaign_files.GRAPH_SCHEMA`), written by
+:func:`convfail.campaign_files.dumps_graph`:
 
 - ``model_id``, ``converter``, ``opset`` (the default-domain opset the model imports);
 - ``inputs``/``outputs``: ``[{name, dtype, shape}]`` (a dimension is an int or a symbol string);
@@ -17,13 +18,12 @@ Nodes of subgraphs (If/Loop bodies) are not flattened; their owner node names th
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 
 import onnx
 from onnx import helper
 
-SCHEMA = "graph-structure/1"
+from convfail.campaign_files import GRAPH_SCHEMA
 
 
 def _dtype(elem_type: int) -> str:
@@ -52,6 +52,7 @@ def _attribute(a: onnx.AttributeProto):
 
 
 def graph_structure(model: onnx.ModelProto, model_id: str = "", converter: str = "") -> dict:
+    """The structure of ``model`` in the schema above (values of initializers left out)."""
     graph = model.graph
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
     producer = {}
@@ -80,7 +81,7 @@ def graph_structure(model: onnx.ModelProto, model_id: str = "", converter: str =
         f"{n['domain']}::{n['op_type']}" if n["domain"] else n["op_type"] for n in nodes
     )
     return {
-        "schema": SCHEMA,
+        "schema": GRAPH_SCHEMA,
         "model_id": model_id,
         "converter": converter,
         "opset": opset,
@@ -94,14 +95,3 @@ def graph_structure(model: onnx.ModelProto, model_id: str = "", converter: str =
         "edges": edges,
         "op_counts": dict(sorted(counts.items())),
     }
-
-
-def dumps(structure: dict) -> str:
-    """Deterministic text: sorted keys, compact, one trailing newline."""
-    return json.dumps(structure, sort_keys=True, separators=(",", ":"), default=_plain) + "\n"
-
-
-def _plain(value):
-    if hasattr(value, "item"):
-        return value.item()
-    raise TypeError(f"not JSON-serialisable: {type(value).__name__}")

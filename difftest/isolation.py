@@ -19,6 +19,8 @@ instead of taking the machine down.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import multiprocessing
 import os
 import resource
@@ -27,8 +29,9 @@ import threading
 import time
 from multiprocessing.connection import Connection
 
+from convfail.campaign_files import CRASH, HANG
 from difftest.jobs import Job
-from difftest.outcomes import CRASH, HANG
+from difftest.runner import base_record, failed, run_job
 
 DEFAULT_TIMEOUT_S = 120.0
 DEFAULT_MEMORY_MB = 8192
@@ -76,12 +79,8 @@ def _silence_output() -> None:
 def _die_with_parent() -> None:
     """Ask Linux to SIGKILL this child when the fork server goes (the campaign was killed), so
     that a hanging model does not outlive its campaign."""
-    try:
-        import ctypes
-
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 def _child(job: Job, memory_mb: int, conn: Connection, quiet: bool) -> None:
@@ -93,10 +92,9 @@ def _child(job: Job, memory_mb: int, conn: Connection, quiet: bool) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     if job.framework == "torch":
-        import torch
+        import torch  # torch is an optional extra; import on use
 
         torch.set_num_threads(1)
-    from difftest.runner import run_job
 
     record = run_job(job, report=lambda stage: conn.send(("stage", stage)))
     conn.send(("result", record))
@@ -120,8 +118,6 @@ def run_isolated(
     quiet: bool = True,
 ) -> dict:
     """Run ``job`` in a child process and return its result record, whatever happens to it."""
-    from difftest.runner import base_record, failed
-
     ctx = _fork_context(preload)
     _allow_children()
     receive, send = ctx.Pipe(duplex=False)

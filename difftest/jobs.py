@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from convfail.campaign_files import result_key
+
 
 @dataclass(frozen=True)
 class Job:
@@ -31,7 +33,7 @@ class Job:
     @property
     def key(self) -> str:
         """Unique within a campaign: the model and the converter."""
-        return f"{self.model_id}/{self.converter}"
+        return result_key(self.model_id, self.converter)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -4,14 +4,10 @@
 a result record with the outcome of the first failing stage. ``report(stage)`` is called before
 each stage so that a supervising process knows where a hang or a crash happened.
 
-A result record (one line of ``results.jsonl``) has these keys:
-
-``key``, ``campaign``, ``model_id``, ``source``, ``name``, ``framework``, ``converter``,
-``tool``, ``opset``, ``seed``, ``nodes``, ``n_inputs``, ``tolerance``, ``outcome``, ``stage``
-(where it ended), ``error_type``, ``error`` (first 2,000 characters), ``signature``,
-``comparison`` (see :mod:`difftest.compare`, ``null`` unless both runtimes produced outputs),
-``model`` (a description of the source model), ``onnx_nodes`` (node count of the converted
-graph), ``graph_file`` (relative path of the graph-structure JSON, or ``null``).
+A result record is one line of :data:`convfail.campaign_files.RESULTS_FILE`, keys
+:data:`convfail.campaign_files.RESULT_KEYS`: ``stage`` is where it ended, ``error`` its first
+2,000 characters, ``comparison`` (see :mod:`difftest.compare`) is ``null`` unless both runtimes
+produced outputs, ``graph_file`` is the graph-structure file relative to the campaign folder.
 """
 
 from __future__ import annotations
@@ -21,40 +17,19 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
+from convfail.campaign_files import GRAPHS_DIR, MISMATCH, RESULT_KEYS, SUCCESS, dumps_graph
+from difftest.compare import comparison
+from difftest.converters import CONVERTERS, get_converter
+from difftest.graph_json import graph_structure
 from difftest.jobs import Job
-from difftest.outcomes import FAILURE_OF_STAGE, MISMATCH, SUCCESS
+from difftest.outcomes import FAILURE_OF_STAGE
 from difftest.signature import signature
+from difftest.sources import build_source
 
 MAX_ERROR = 2000
-RESULT_KEYS = [
-    "key",
-    "campaign",
-    "model_id",
-    "source",
-    "name",
-    "framework",
-    "converter",
-    "tool",
-    "opset",
-    "seed",
-    "nodes",
-    "n_inputs",
-    "tolerance",
-    "outcome",
-    "stage",
-    "error_type",
-    "error",
-    "signature",
-    "comparison",
-    "model",
-    "onnx_nodes",
-    "graph_file",
-]
 
 
 def base_record(job: Job) -> dict:
-    from difftest.converters import CONVERTERS
-
     converter = CONVERTERS.get(job.converter)
     record = dict.fromkeys(RESULT_KEYS)
     record.update(
@@ -91,7 +66,7 @@ def failed(record: dict, outcome: str, stage: str, error_type: str, message: str
 
 
 def _quiet_ort_session(model_bytes: bytes):
-    import onnxruntime as ort
+    import onnxruntime as ort  # ONNX Runtime is an optional extra; import on use
 
     options = ort.SessionOptions()
     options.log_severity_level = 3
@@ -108,16 +83,13 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _file_stem(job: Job) -> str:
+def file_stem(job: Job) -> str:
+    """The name, without suffix, of a job's ONNX file and graph-structure file."""
     return f"{job.model_id}--{job.converter}"
 
 
 def run_job(job: Job, report: Callable[[str], None] = lambda stage: None) -> dict:
     """Run ``job`` and return its result record."""
-    from difftest.compare import comparison
-    from difftest.converters import get_converter
-    from difftest.sources import build_source
-
     record = base_record(job)
     stage = "build"
     try:
@@ -152,7 +124,7 @@ def run_job(job: Job, report: Callable[[str], None] = lambda stage: None) -> dic
 
     try:
         report("run")
-        import onnxruntime as ort
+        import onnxruntime as ort  # ONNX Runtime is an optional extra; import on use
 
         quiet = ort.RunOptions()
         quiet.log_severity_level = 3
@@ -173,15 +145,13 @@ def run_job(job: Job, report: Callable[[str], None] = lambda stage: None) -> dic
 
 
 def _keep_files(job: Job, model, model_bytes: bytes, record: dict) -> None:
-    from difftest.graph_json import dumps, graph_structure
-
-    stem = _file_stem(job)
+    stem = file_stem(job)
     if job.onnx_dir:
         _write_atomic(Path(job.onnx_dir) / f"{stem}.onnx", model_bytes)
     if job.graph_dir:
-        text = dumps(graph_structure(model, job.model_id, job.converter))
+        text = dumps_graph(graph_structure(model, job.model_id, job.converter))
         _write_atomic(Path(job.graph_dir) / f"{stem}.json", text.encode())
-        record["graph_file"] = f"graphs/{stem}.json"
+        record["graph_file"] = f"{GRAPHS_DIR}/{stem}.json"
 
 
 def _message(exc: BaseException) -> str:

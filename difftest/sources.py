@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from difftest.jobs import Job
+from difftest.synthetic import generate
 
 SOURCES = ("synthetic", "zoo", "probe")
 
@@ -68,6 +69,7 @@ def _flatten(value) -> list:
 
 
 def _torch_model(module, inputs: list[InputSpec], info: dict) -> SourceModel:
+    # torch is an optional extra; import on use
     import torch
 
     def run(arrays: list[np.ndarray]) -> list[np.ndarray]:
@@ -79,6 +81,7 @@ def _torch_model(module, inputs: list[InputSpec], info: dict) -> SourceModel:
 
 
 def _tf_model(fn, inputs: list[InputSpec], info: dict) -> SourceModel:
+    # TensorFlow is an optional extra; import on use
     import tensorflow as tf
 
     def run(arrays: list[np.ndarray]) -> list[np.ndarray]:
@@ -91,33 +94,37 @@ def _tf_model(fn, inputs: list[InputSpec], info: dict) -> SourceModel:
 def build_source(job: Job) -> SourceModel:
     """The model a job names, built from its seed (no downloads)."""
     if job.source == "synthetic":
-        from difftest.synthetic import generate
-
         spec = generate(job.seed, job.nodes, force=job.name or None)
         inputs = [InputSpec("x", spec.input_shape)]
         if job.framework == "torch":
+            # builds on torch, an optional extra; import on use
             from difftest.torch_models import SyntheticNet
 
             return _torch_model(SyntheticNet(spec).eval(), inputs, spec.describe())
+        # builds on TensorFlow, an optional extra; import on use
         from difftest.tf_models import SyntheticModule
 
         return _tf_model(SyntheticModule(spec), inputs, spec.describe())
     if job.source == "zoo":
         if job.framework == "torch":
+            # builds on torch, an optional extra; import on use
             from difftest.torch_models import ZOO, build_zoo
 
             _, shape, kind = ZOO[job.name]
             return _torch_model(build_zoo(job.name, job.seed), [InputSpec("x", shape, kind)], {})
+        # builds on TensorFlow, an optional extra; import on use
         from difftest.tf_models import ZOO, build_zoo
 
         return _tf_model(build_zoo(job.name, job.seed), [InputSpec("x", ZOO[job.name][1])], {})
     if job.source == "probe":
         if job.framework == "torch":
+            # builds on torch, an optional extra; import on use
             from difftest.torch_models import PROBES, build_probe
 
             _, shape, dynamic, outcome, why = PROBES[job.name]
             spec = InputSpec("x", shape, dynamic_batch=dynamic)
             return _torch_model(build_probe(job.name), [spec], {"expected": outcome, "why": why})
+        # builds on TensorFlow, an optional extra; import on use
         from difftest.tf_models import PROBES, build_probe
 
         _, shape, outcome, why = PROBES[job.name]

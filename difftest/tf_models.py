@@ -152,6 +152,7 @@ ZOO: dict[str, tuple[str, tuple[int, ...]]] = {
 
 
 def build_zoo(name: str, seed: int) -> Callable:
+    # Keras comes with the optional TensorFlow extra; import on use
     import keras
 
     keras.utils.set_random_seed(seed)

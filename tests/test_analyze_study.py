@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.compare import compare_studies, homogeneity_test, side_by_side
+from analysis.failures.compare import compare_studies, homogeneity_test, side_by_side
 from analysis.registry import AnalysisContext
 from convfail.dataset import load_study
 from convfail.records import ISSUE_COLUMNS, LABEL_COLUMNS

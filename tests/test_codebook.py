@@ -95,3 +95,25 @@ def test_subcause_with_parent_is_required(tmp_path, raw):
     del raw["dimensions"]["subcause"]["categories"][2]["parent"]
     with pytest.raises(CodebookError, match="subcause 'resource': missing parent cause"):
         load_codebook(write(tmp_path, raw))
+
+
+@pytest.mark.parametrize(
+    ("where", "expected"),
+    [
+        ("top", r"unknown key 'versoin'.*did you mean 'version'"),
+        ("dimension", r"unknown key 'categorys' in cause.*did you mean 'categories'"),
+        ("category", r"unknown key 'definiton' in symptom 'crash'.*did you mean 'definition'"),
+    ],
+)
+def test_a_misspelt_key_is_refused_naming_it_and_the_file(tmp_path, raw, where, expected):
+    if where == "top":
+        raw["versoin"] = "x"
+    elif where == "dimension":
+        raw["dimensions"]["cause"]["categorys"] = []
+    else:
+        crash = next(c for c in raw["dimensions"]["symptom"]["categories"] if c["name"] == "crash")
+        crash["definiton"] = "typo"
+    path = write(tmp_path, raw)
+    with pytest.raises(CodebookError, match=expected) as info:
+        load_codebook(path)
+    assert str(path) in str(info.value)

@@ -9,14 +9,18 @@ import time
 
 import pytest
 
-from difftest.campaign import CampaignConfig, plan, read_results, run_campaign
+from convfail.campaign_files import CONFIG_FILE, RESULTS_FILE, append_result, read_results
+from convfail.errors import ConvfailError
+from convfail.paths import campaign_dir
+from difftest.campaign import CampaignConfig, plan, run_campaign
 
 pytest.importorskip("torch")
 
 
-def _project(tmp_path):
+def _project(tmp_path, monkeypatch):
     (tmp_path / "data").mkdir()
     (tmp_path / "pyproject.toml").write_text("")
+    monkeypatch.setenv("CONVFAIL_HOME", str(tmp_path))
     return tmp_path
 
 
@@ -25,8 +29,8 @@ def _strip(records):
 
 
 @pytest.mark.slow
-def test_killed_campaign_resumes_without_redoing_finished_models(tmp_path):
-    root = _project(tmp_path)
+def test_killed_campaign_resumes_without_redoing_finished_models(tmp_path, monkeypatch, capsys):
+    root = _project(tmp_path, monkeypatch)
     env = {**os.environ, "CONVFAIL_HOME": str(root)}
     cmd = [
         sys.executable,
@@ -47,7 +51,7 @@ def test_killed_campaign_resumes_without_redoing_finished_models(tmp_path):
     proc = subprocess.Popen(
         cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
-    results = root / "data" / "difftest" / "k" / "results.jsonl"
+    results = campaign_dir("k") / RESULTS_FILE
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if results.is_file() and len(results.read_text().splitlines()) >= 4:
@@ -57,17 +61,20 @@ def test_killed_campaign_resumes_without_redoing_finished_models(tmp_path):
     proc.wait()
     with results.open("a") as fh:  # a torn line, as if killed mid-write
         fh.write('{"key": "syn-n015-00')
+    torn = results.read_bytes()
     before = read_results(results)
-    assert 4 <= len(before) < 12
+    assert before.torn_tail and 4 <= len(before.records) < 12
+    assert results.read_bytes() == torn  # reading never repairs
     config = CampaignConfig(name="k", sizes=[15], per_size=12, n_inputs=2)
-    counts = run_campaign(config, root, workers=2, progress=False)
-    after = read_results(results)
+    counts = run_campaign(config, workers=2, progress=False)
+    assert "the last line is torn" in capsys.readouterr().err
+    after = read_results(results).records
     assert sum(counts.values()) == 12 and len(after) == 12
     lines = results.read_text().splitlines()
     assert len(lines) == 12 and [json.loads(x)["key"] for x in lines] == sorted(
-        r.key for r in plan(config, root)
+        r.key for r in plan(config)
     )
-    for r in before:  # finished models were kept, not redone
+    for r in before.records:  # finished models were kept, not redone
         assert _strip([r]).items() <= _strip(after).items()
     assert len(list((results.parent / "graphs").glob("*.json"))) == sum(
         1 for r in after if r["graph_file"]
@@ -75,30 +82,30 @@ def test_killed_campaign_resumes_without_redoing_finished_models(tmp_path):
 
 
 @pytest.mark.slow
-def test_dask_local_cluster_gives_the_same_results_as_the_local_pool(tmp_path):
+def test_dask_local_cluster_gives_the_same_results_as_the_local_pool(tmp_path, monkeypatch):
     distributed = pytest.importorskip("distributed")
-    root = _project(tmp_path)
+    _project(tmp_path, monkeypatch)
     local = CampaignConfig(name="local", sizes=[15, 20], per_size=3, n_inputs=2)
-    run_campaign(local, root, workers=2, progress=False)
+    run_campaign(local, workers=2, progress=False)
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     ) as cluster:
         remote = CampaignConfig(name="dask", sizes=[15, 20], per_size=3, n_inputs=2)
-        counts = run_campaign(remote, root, scheduler=cluster.scheduler_address, progress=False)
+        counts = run_campaign(remote, scheduler=cluster.scheduler_address, progress=False)
     assert sum(counts.values()) == 6
     a = {
         k.split("/")[0]: v
-        for k, v in _strip(read_results(root / "data/difftest/local/results.jsonl")).items()
+        for k, v in _strip(read_results(campaign_dir("local") / RESULTS_FILE).records).items()
     }
     b = {
         k.split("/")[0]: v
-        for k, v in _strip(read_results(root / "data/difftest/dask/results.jsonl")).items()
+        for k, v in _strip(read_results(campaign_dir("dask") / RESULTS_FILE).records).items()
     }
     assert a == b
 
 
-def test_changed_settings_are_refused_and_cli_errors_are_one_line(tmp_path):
-    root = _project(tmp_path)
+def test_changed_settings_are_refused_and_cli_errors_are_one_line(tmp_path, monkeypatch):
+    root = _project(tmp_path, monkeypatch)
     env = {**os.environ, "CONVFAIL_HOME": str(root)}
     base = [sys.executable, "-m", "convfail.cli", "difftest", "run", "c", "--per-size", "0"]
     assert subprocess.run(base, env=env, capture_output=True).returncode == 0
@@ -108,3 +115,47 @@ def test_changed_settings_are_refused_and_cli_errors_are_one_line(tmp_path):
     assert (
         out.returncode == 1 and "cannot read sizes" in out.stderr and "Traceback" not in out.stderr
     )
+
+
+def test_a_typo_in_campaign_yaml_is_one_line_naming_the_key_and_the_file(tmp_path, monkeypatch):
+    root = _project(tmp_path, monkeypatch)
+    env = {**os.environ, "CONVFAIL_HOME": str(root)}
+    base = [sys.executable, "-m", "convfail.cli", "difftest"]
+    assert subprocess.run([*base, "run", "t", "--per-size", "0"], env=env).returncode == 0
+    saved = campaign_dir("t") / CONFIG_FILE
+    saved.write_text(saved.read_text().replace("per_size:", "per_sise:"))
+    with pytest.raises(ConvfailError, match="unknown key 'per_sise'") as raised:
+        CampaignConfig.read("t")
+    assert str(saved) in str(raised.value)
+    out = subprocess.run([*base, "resume", "t"], env=env, capture_output=True, text=True)
+    assert out.returncode == 1 and len(out.stderr.splitlines()) == 1
+    assert "per_sise" in out.stderr and str(saved) in out.stderr
+
+
+def test_status_reports_a_torn_tail_and_leaves_the_file_alone(tmp_path, monkeypatch):
+    root = _project(tmp_path, monkeypatch)
+    env = {**os.environ, "CONVFAIL_HOME": str(root)}
+    folder = campaign_dir("s")
+    folder.mkdir(parents=True)
+    (folder / CONFIG_FILE).write_text(CampaignConfig(name="s").to_yaml())
+    record = {"key": "m/torchscript", "converter": "torchscript", "outcome": "success"}
+    text = json.dumps({**record, "signature": ""}) + "\n" + '{"key": "m2/tor'
+    (folder / RESULTS_FILE).write_text(text)
+    out = subprocess.run(
+        [sys.executable, "-m", "convfail.cli", "difftest", "status", "s"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0 and "torn" in out.stderr
+    assert out.stdout.splitlines()[1].split()[-1] == "1"  # one record counted
+    assert (folder / RESULTS_FILE).read_text() == text
+
+
+def test_a_record_is_never_appended_onto_an_unended_last_line(tmp_path):
+    path = tmp_path / RESULTS_FILE
+    first = {"key": "a/torchscript", "outcome": "success"}
+    path.write_text(json.dumps(first))  # killed between the record and its newline
+    assert read_results(path).records == [first]
+    append_result(path, {"key": "b/torchscript", "outcome": "mismatch"})
+    assert [r["key"] for r in read_results(path).records] == ["a/torchscript", "b/torchscript"]

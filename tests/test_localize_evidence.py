@@ -6,10 +6,10 @@ import json
 
 import pandas as pd
 
-from convfail.paths import project_root
+from convfail.paths import localization_dir
 from difftest.localize.evaluate import COLUMNS, Row, summarise
 
-FOLDER = project_root() / "data" / "difftest" / "localization"
+FOLDER = localization_dir()
 
 
 def test_fault_injection_has_at_least_50_effective_faults_and_a_consistent_summary():
@@ -17,8 +17,12 @@ def test_fault_injection_has_at_least_50_effective_faults_and_a_consistent_summa
     assert list(frame.columns) == COLUMNS
     assert frame["effective"].sum() >= 50
     assert set(frame["fault"]) == {
-        "weight-perturbed", "weight-rounded", "attribute", "operator", "transpose",
-    }  # fmt: skip
+        "weight-perturbed",
+        "weight-rounded",
+        "attribute",
+        "operator",
+        "transpose",
+    }
     rows = [Row(**{**r, "localize_s": 0.0, "repair_s": 0.0}) for r in frame.to_dict("records")]
     saved = json.loads((FOLDER / "fault_injection_summary.json").read_text())
     assert summarise(rows) == saved

@@ -12,10 +12,9 @@ from click.testing import CliRunner
 from localize_models import export, node_index, perturb_weight, samples, small_source
 
 from convfail.cli import cli, main
-from difftest.localize.cli import write_reproducer_for
 from difftest.localize.known_faults import build_case
 from difftest.localize.pipeline import localize
-from difftest.localize.report import to_json, write_report
+from difftest.localize.report import to_json, write_report, write_reproducer_for
 from difftest.localize.reproducer import DATA_FILE, MODEL_FILE, check_reproducer
 
 

@@ -17,10 +17,10 @@ NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 
 EXPECTED = {
-    "failure_analysis": ["200 labelled issues", "node_conversion", "0.9031"],
-    "theme1_survey": ["92 responses", "explained"],
-    "rq4_sequences": ["models_sharing_unseen", "operators:"],
-    "rq3_onnx_evolution": [
+    "failures": ["200 labelled issues", "node_conversion", "0.9031"],
+    "survey": ["92 responses", "explained"],
+    "sequences": ["models_sharing_unseen", "operators:"],
+    "evolution": [
         "view=paper, kind=operator, opset=total, change=added 149 149 match",
         "8 of 200 sampled failures have no creation date",
     ],

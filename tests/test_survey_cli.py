@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from convfail.paths import artifact_dir, data_dir
+from convfail.paths import artifact_dir, project_root, survey_dir
 
 SURVEY = artifact_dir() / "theme1-survey"
 CONVFAIL = Path(sys.executable).parent / "convfail"
@@ -24,7 +24,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
         [str(CONVFAIL), "survey", *args],
         capture_output=True,
         text=True,
-        cwd=data_dir().parent,
+        cwd=project_root(),
         check=False,
     )
 
@@ -46,9 +46,7 @@ def test_import_then_analyze_a_new_export(tmp_path):
         "coded_answers.csv",
         "respondents.csv",
     ]
-    assert (folder / "answers.csv").read_bytes() == (
-        data_dir() / "survey" / "answers.csv"
-    ).read_bytes()
+    assert (folder / "answers.csv").read_bytes() == (survey_dir() / "answers.csv").read_bytes()
     done = run("analyze", str(folder), "--out", str(out))
     assert done.returncode == 0, done.stderr
     table = pd.read_csv(out / "tables" / "survey_table04_deployment.csv")

@@ -5,14 +5,15 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from io import StringIO
 from pathlib import Path
 
 import openpyxl
 import pandas as pd
 import pytest
 
-from analysis.survey_catalogue import load_catalogue
-from analysis.survey_import import (
+from analysis.survey.catalogue import load_catalogue
+from analysis.survey.importer import (
     CODING_FILE,
     EXPORT_FILE,
     build_survey,
@@ -22,12 +23,12 @@ from analysis.survey_import import (
 from convfail.codebook import default_codebook
 from convfail.errors import ArtifactImportError
 from convfail.importers import ImportContext, registered_importers
-from convfail.paths import artifact_dir, data_dir
+from convfail.paths import artifact_dir, project_root, survey_dir
 
 ARTIFACT = artifact_dir()
 EXPORT = ARTIFACT / EXPORT_FILE
 CODING = ARTIFACT / CODING_FILE
-SURVEY = data_dir() / "survey"
+SURVEY = survey_dir()
 
 pytestmark = pytest.mark.skipif(
     not EXPORT.is_file(), reason="the shared artifact is not beside the checkout"
@@ -45,8 +46,6 @@ def files(catalogue):
 
 
 def frame(text: str) -> pd.DataFrame:
-    from io import StringIO
-
     return pd.read_csv(StringIO(text), dtype=str, keep_default_na=False)
 
 
@@ -264,7 +263,7 @@ def test_cli_reports_a_bad_export_in_one_line(tmp_path):
         [*args, "--created-dates", str(dates)],
         capture_output=True,
         text=True,
-        cwd=data_dir().parent,
+        cwd=project_root(),
         check=False,
     )
     assert done.returncode == 1

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from matplotlib.figure import Figure
 
-from analysis import survey_tables as tables
 from analysis.registry import Check, artifacts
-from analysis.survey_artifacts import BUILDERS
-from analysis.survey_data import load_survey
-from analysis.survey_stats import proportion, wilson_interval
-from convfail.paths import data_dir
+from analysis.survey import tables
+from analysis.survey.artifacts import SURVEY_ARTIFACTS
+from analysis.survey.data import load_survey
+from analysis.survey.stats import proportion, wilson_interval
+from convfail.paths import project_root
 
-SURVEY_IDS = sorted(BUILDERS)
+SURVEY_IDS = sorted(spec.id for spec in SURVEY_ARTIFACTS)
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def survey():
 
 @pytest.fixture(scope="module")
 def results(survey):
-    return {artifact_id: build(survey, True) for artifact_id, build in BUILDERS.items()}
+    return {spec.id: spec.build(survey, True) for spec in SURVEY_ARTIFACTS}
 
 
 def _count(table, question, category, basis=None, column="count"):
@@ -217,6 +217,16 @@ def test_artifacts_are_registered_outside_studies():
         assert artifact_id in registered and not registered[artifact_id].per_study
 
 
+def test_each_survey_artifact_is_listed_once_and_registered_from_that_list():
+    assert len(SURVEY_IDS) == len(set(SURVEY_IDS))
+    registered = {a.id: a for a in artifacts() if a.id.startswith("survey_")}
+    assert sorted(registered) == SURVEY_IDS
+    for spec in SURVEY_ARTIFACTS:
+        entry = registered[spec.id]
+        assert (entry.title, entry.paper_ref) == (spec.title, spec.paper_ref)
+        assert entry.build.__module__ == "analysis.survey.artifacts"
+
+
 def test_reproduce_writes_survey_outputs_and_passes(tmp_path):
     convfail = Path(sys.executable).parent / "convfail"
     only = [arg for artifact_id in SURVEY_IDS for arg in ("--only", artifact_id)]
@@ -224,7 +234,7 @@ def test_reproduce_writes_survey_outputs_and_passes(tmp_path):
         [str(convfail), "reproduce", "--out", str(tmp_path), *only],
         capture_output=True,
         text=True,
-        cwd=data_dir().parent,
+        cwd=project_root(),
         check=False,
     )
     assert done.returncode == 0, done.stderr

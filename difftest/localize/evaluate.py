@@ -6,19 +6,31 @@ localized and repaired. Localization is a hit when the injected node is among th
 first divergent nodes; precision = hits / reported nodes, recall = hits / effective faults.
 A repair counts when the repaired model agrees with the source on *held-out* inputs (a
 different seed than the ones used to localize and repair); repair precision = verified repairs
-/ repairs claimed, recall = verified repairs / effective faults.
+/ repairs claimed, recall = verified repairs / effective faults. :func:`write_evaluation` writes
+the rows and the summary.
 """
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
+import pandas as pd
+
+from convfail.dataset import atomic_write_text, csv_text
+from difftest.converters import get_converter
+from difftest.jobs import Job
 from difftest.localize.inject import EXPECTED_CAUSE, inject_faults
 from difftest.localize.pipeline import localize
 from difftest.localize.repair import repair
 from difftest.localize.tolerance import Tolerance
+from difftest.sources import build_source
+
+ROWS_FILE = "fault_injection.csv"
+SUMMARY_FILE = "fault_injection_summary.json"
 
 COLUMNS = [
     "model",
@@ -36,7 +48,7 @@ COLUMNS = [
     "repair_claimed",
     "repair_verified",
     "repair_steps",
-]  # fmt: skip (times are left out: the file must not change between identical runs)
+]  # times are left out: the file must not change between identical runs
 
 # (model id, source, name, seed, nodes)
 DEFAULT_MODELS = [
@@ -47,23 +59,25 @@ DEFAULT_MODELS = [
 
 @dataclass
 class Row:
+    """One planted fault; the defaults are those of a fault the outputs do not show."""
+
     model: str
     converter: str
     fault: str
     node: str
     op_type: str
     description: str
-    effective: bool
-    reported: int
-    hit: bool
-    rank: int
-    cause: str
-    cause_correct: bool
-    repair_claimed: bool
-    repair_verified: bool
-    repair_steps: int
-    localize_s: float
-    repair_s: float
+    effective: bool = False
+    reported: int = 0
+    hit: bool = False
+    rank: int = -1
+    cause: str = ""
+    cause_correct: bool = False
+    repair_claimed: bool = False
+    repair_verified: bool = False
+    repair_steps: int = 0
+    localize_s: float = 0.0
+    repair_s: float = 0.0
 
 
 def evaluate(
@@ -72,15 +86,13 @@ def evaluate(
     per_type: int = 2,
     samples: int = 2,
 ) -> Iterator[Row]:
-    from difftest.converters import get_converter
-    from difftest.jobs import Job
-    from difftest.sources import build_source
-
+    """One row per planted fault, model by model, as each is localized and repaired."""
     tolerance = Tolerance()
     for model_id, source_kind, name, seed, nodes in models:
         for converter in converters:
-            job = Job("eval", model_id, source_kind, name, "torch", converter, seed=seed,
-                      nodes=nodes)  # fmt: skip
+            job = Job(
+                "eval", model_id, source_kind, name, "torch", converter, seed=seed, nodes=nodes
+            )
             try:
                 source = build_source(job)
             except ValueError:  # the generator cannot build every seed (seed 4 at 30 nodes)
@@ -98,10 +110,9 @@ def evaluate(
                 start = time.perf_counter()
                 loc = localize(source, fault.model, inputs, tolerance, trace=base.trace)
                 localize_s = time.perf_counter() - start
-                if loc.agrees:
-                    yield Row(model_id, converter, fault.kind, fault.node_name, fault.op_type,
-                              fault.description, False, 0, False, -1, "", False, False, False,
-                              0, localize_s, 0.0)  # fmt: skip
+                what = (model_id, converter, fault.kind, fault.node_name, fault.op_type)
+                if loc.agrees:  # the fault changed nothing the outputs show
+                    yield Row(*what, fault.description, localize_s=localize_s)
                     continue
                 reported = [d.node for d in loc.divergences]
                 hit = fault.node in reported
@@ -114,12 +125,20 @@ def evaluate(
                     check = localize(source, fixed.model, held_out, tolerance)
                     verified = check.agrees
                 yield Row(
-                    model_id, converter, fault.kind, fault.node_name, fault.op_type,
-                    fault.description, True, len(reported), hit,
-                    reported.index(fault.node) if hit else -1, cause,
-                    cause == EXPECTED_CAUSE[fault.kind], fixed.agrees_after, verified,
-                    len(fixed.steps), round(localize_s, 3), round(repair_s, 3),
-                )  # fmt: skip
+                    *what,
+                    fault.description,
+                    effective=True,
+                    reported=len(reported),
+                    hit=hit,
+                    rank=reported.index(fault.node) if hit else -1,
+                    cause=cause,
+                    cause_correct=cause == EXPECTED_CAUSE[fault.kind],
+                    repair_claimed=fixed.agrees_after,
+                    repair_verified=verified,
+                    repair_steps=len(fixed.steps),
+                    localize_s=round(localize_s, 3),
+                    repair_s=round(repair_s, 3),
+                )
 
 
 def summarise(rows: list[Row]) -> dict:
@@ -152,3 +171,21 @@ def _ratio(a: int, b: int) -> float | None:
 
 def row_dict(row: Row) -> dict:
     return asdict(row)
+
+
+def write_evaluation(
+    out_dir: Path,
+    n_models: int,
+    converters: Iterable[str],
+    per_type: int,
+    progress: Callable[[Iterator[Row]], Iterable[Row]] = iter,
+) -> dict:
+    """Evaluate on the first ``n_models`` models, write the rows and their summary into
+    ``out_dir``, return the summary. ``progress`` wraps the stream of rows (a progress bar)."""
+    rows = list(progress(evaluate(DEFAULT_MODELS[:n_models], tuple(converters), per_type)))
+    frame = pd.DataFrame([row_dict(r) for r in rows], columns=COLUMNS)
+    atomic_write_text(out_dir / ROWS_FILE, csv_text(frame, COLUMNS))
+    summary = summarise(rows)
+    text = json.dumps(summary, indent=2, sort_keys=True) + "\n"
+    atomic_write_text(out_dir / SUMMARY_FILE, text)
+    return summary

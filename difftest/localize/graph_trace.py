@@ -53,6 +53,7 @@ def _size(info: onnx.ValueInfoProto | None, batch_guess: int) -> int:
 
 def session(model: onnx.ModelProto, extra_outputs: list[str]):
     """An ORT session of ``model`` whose outputs include ``extra_outputs``."""
+    # ONNX Runtime is an optional extra; import on use
     import onnxruntime as ort
 
     types = _value_types(model)

@@ -30,13 +30,33 @@ EXPECTED_CAUSE = {
     "transpose": "graph",
 }
 SWAPS = {
-    "Relu": "Sigmoid", "Sigmoid": "Tanh", "Tanh": "Sigmoid", "Abs": "Neg", "Neg": "Abs",
-    "Exp": "Softplus", "Sin": "Cos", "Cos": "Sin", "Floor": "Ceil", "Ceil": "Floor",
-    "Add": "Sub", "Sub": "Add", "Mul": "Add", "Div": "Mul", "Max": "Min", "Min": "Max",
-    "ReduceMean": "ReduceSum", "ReduceSum": "ReduceMean", "ReduceMax": "ReduceMin",
-    "ReduceMin": "ReduceMax", "MaxPool": "AveragePool", "AveragePool": "MaxPool",
-    "Softmax": "LogSoftmax", "LogSoftmax": "Softmax", "Erf": "Tanh", "Softplus": "Relu",
-}  # fmt: skip
+    "Relu": "Sigmoid",
+    "Sigmoid": "Tanh",
+    "Tanh": "Sigmoid",
+    "Abs": "Neg",
+    "Neg": "Abs",
+    "Exp": "Softplus",
+    "Sin": "Cos",
+    "Cos": "Sin",
+    "Floor": "Ceil",
+    "Ceil": "Floor",
+    "Add": "Sub",
+    "Sub": "Add",
+    "Mul": "Add",
+    "Div": "Mul",
+    "Max": "Min",
+    "Min": "Max",
+    "ReduceMean": "ReduceSum",
+    "ReduceSum": "ReduceMean",
+    "ReduceMax": "ReduceMin",
+    "ReduceMin": "ReduceMax",
+    "MaxPool": "AveragePool",
+    "AveragePool": "MaxPool",
+    "Softmax": "LogSoftmax",
+    "LogSoftmax": "Softmax",
+    "Erf": "Tanh",
+    "Softplus": "Relu",
+}
 
 
 @dataclass
@@ -72,8 +92,11 @@ def _set_attr(node: onnx.NodeProto, name: str, value) -> None:
 def _weight_faults(model, index, rng) -> Iterator[Fault]:
     node = model.graph.node[index]
     inits = {t.name: t for t in model.graph.initializer}
-    weights = [n for n in node.input if n in inits and len(inits[n].dims) >= 1
-               and int(np.prod(inits[n].dims)) >= 4]  # fmt: skip
+    weights = [
+        n
+        for n in node.input
+        if n in inits and len(inits[n].dims) >= 1 and int(np.prod(inits[n].dims)) >= 4
+    ]
     if not weights:
         return
     name = weights[0]
@@ -86,14 +109,26 @@ def _weight_faults(model, index, rng) -> Iterator[Fault]:
     picks = rng.choice(v.size, size=min(3, v.size), replace=False)
     v.flat[picks] += (2.0 + rng.random(picks.size)) * scale * rng.choice([-1, 1], picks.size)
     _replace_initializer(faulty, name, v, node_index=index)
-    yield Fault("weight-perturbed", index, node.name, node.op_type,
-                f"{picks.size} element(s) of {name} moved by 2-3x its RMS", faulty)  # fmt: skip
+    yield Fault(
+        "weight-perturbed",
+        index,
+        node.name,
+        node.op_type,
+        f"{picks.size} element(s) of {name} moved by 2-3x its RMS",
+        faulty,
+    )
     rounded = np.round(value, 1)
     if not np.allclose(rounded, value, rtol=1e-3, atol=1e-3 * scale):
         faulty = _copy(model)
         _replace_initializer(faulty, name, rounded, node_index=index)
-        yield Fault("weight-rounded", index, node.name, node.op_type,
-                    f"{name} rounded to one decimal", faulty)  # fmt: skip
+        yield Fault(
+            "weight-rounded",
+            index,
+            node.name,
+            node.op_type,
+            f"{name} rounded to one decimal",
+            faulty,
+        )
 
 
 def _replace_initializer(model, name, value, node_index: int) -> None:
@@ -164,8 +199,9 @@ def _operator_fault(model, index) -> Fault | None:
     for a in list(target.attribute):
         if a.name not in keep:
             target.attribute.remove(a)
-    return Fault("operator", index, node.name, node.op_type,
-                 f"{node.op_type} -> {target.op_type}", faulty)  # fmt: skip
+    return Fault(
+        "operator", index, node.name, node.op_type, f"{node.op_type} -> {target.op_type}", faulty
+    )
 
 
 def _transpose_fault(model, index, alignment: Alignment) -> Fault | None:
@@ -181,12 +217,19 @@ def _transpose_fault(model, index, alignment: Alignment) -> Fault | None:
         perm = list(range(len(shape)))
         perm[-1], perm[-2] = perm[-2], perm[-1]
         new_value = f"{name}__transposed_{index}"
-        inserted = helper.make_node("Transpose", [name], [new_value], perm=perm,
-                                    name=f"injected_transpose_{index}")  # fmt: skip
+        inserted = helper.make_node(
+            "Transpose", [name], [new_value], perm=perm, name=f"injected_transpose_{index}"
+        )
         faulty.graph.node[index].input[k] = new_value
         faulty.graph.node.insert(index, inserted)
-        return Fault("transpose", index, inserted.name, "Transpose",
-                     f"Transpose{perm} inserted before {node.op_type}", faulty)  # fmt: skip
+        return Fault(
+            "transpose",
+            index,
+            inserted.name,
+            "Transpose",
+            f"Transpose{perm} inserted before {node.op_type}",
+            faulty,
+        )
     return None
 
 
@@ -198,9 +241,10 @@ def inject_faults(
     candidates = [
         i
         for i, node in enumerate(model.graph.node)
-        if node.output and node.output[0] in alignment.values
+        if node.output
+        and node.output[0] in alignment.values
         and alignment.values[node.output[0]].matched
-    ]  # fmt: skip
+    ]
     order = list(rng.permutation(candidates))
     faults: dict[str, list[Fault]] = {k: [] for k in FAULT_TYPES}
     for index in order:

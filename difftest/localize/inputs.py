@@ -15,31 +15,35 @@ from pathlib import Path
 import numpy as np
 import onnx
 
+from convfail.campaign_files import CONFIG_FILE, RESULTS_FILE, read_results
 from convfail.errors import ConvfailError
+from convfail.paths import campaign_dir, campaign_onnx_dir, project_root
+from difftest.converters import get_converter
+from difftest.jobs import Job
+from difftest.runner import file_stem
+from difftest.sources import InputSpec, SourceModel, _tf_model, _torch_model, build_source
 
 
 @dataclass
 class Case:
+    """A converted model, its source and the inputs to compare them on."""
+
     title: str
-    source: object  # difftest.sources.SourceModel
+    source: SourceModel
     model: onnx.ModelProto
     samples: list[list[np.ndarray]]
     meta: dict
 
 
-def from_campaign(root: Path, campaign: str, key: str, n_inputs: int) -> Case:
-    from difftest.campaign import CONFIG, RESULTS, campaign_dir, read_results
-    from difftest.converters import get_converter
-    from difftest.jobs import Job
-    from difftest.sources import build_source
-
-    directory = campaign_dir(root, campaign)
-    if not (directory / CONFIG).is_file():
+def from_campaign(campaign: str, key: str, n_inputs: int) -> Case:
+    """The record ``key`` of ``campaign``, its source model rebuilt from the record's seed."""
+    directory = campaign_dir(campaign)
+    if not (directory / CONFIG_FILE).is_file():
         raise ConvfailError(
-            f"no campaign named {campaign!r} ({directory / CONFIG} is missing)",
+            f"no campaign named {campaign!r} ({directory / CONFIG_FILE} is missing)",
             "list campaigns with `ls data/difftest`",
         )
-    records = {r["key"]: r for r in read_results(directory / RESULTS)}
+    records = read_results(directory / RESULTS_FILE).by_key()
     if key not in records:
         raise ConvfailError(
             f"campaign {campaign!r} has no record {key!r}",
@@ -52,16 +56,21 @@ def from_campaign(root: Path, campaign: str, key: str, n_inputs: int) -> Case:
             "localize records of campaigns run here (e.g. fresh-synthetic)",
         )
     job = Job(
-        campaign, record["model_id"], record["source"], record.get("name") or "",
-        record["framework"], record["converter"], opset=record["opset"], seed=record["seed"],
-        nodes=record.get("nodes") or 0, n_inputs=n_inputs,
-    )  # fmt: skip
-    source = build_source(job)
-    onnx_file = (
-        root / ".cache" / "difftest" / campaign / "onnx" / f"{job.model_id}--{job.converter}.onnx"
+        campaign,
+        record["model_id"],
+        record["source"],
+        record.get("name") or "",
+        record["framework"],
+        record["converter"],
+        opset=record["opset"],
+        seed=record["seed"],
+        nodes=record.get("nodes") or 0,
+        n_inputs=n_inputs,
     )
+    source = build_source(job)
+    onnx_file = campaign_onnx_dir(campaign) / f"{file_stem(job)}.onnx"
     if onnx_file.is_file():
-        model, origin = onnx.load(onnx_file), str(onnx_file.relative_to(root))
+        model, origin = onnx.load(onnx_file), str(onnx_file.relative_to(project_root()))
     else:
         try:
             model = get_converter(job.converter).convert(source, job.opset)
@@ -72,8 +81,14 @@ def from_campaign(root: Path, campaign: str, key: str, n_inputs: int) -> Case:
             ) from exc
         origin = f"re-converted with {job.converter} (opset {job.opset}): cache file missing"
     samples = source.make_inputs(job.seed, n_inputs)
-    meta = {"campaign": campaign, "key": key, "converter": job.converter, "opset": job.opset,
-            "onnx": origin, "recorded_outcome": record["outcome"]}  # fmt: skip
+    meta = {
+        "campaign": campaign,
+        "key": key,
+        "converter": job.converter,
+        "opset": job.opset,
+        "onnx": origin,
+        "recorded_outcome": record["outcome"],
+    }
     return Case(f"{campaign}:{key}", source, model, samples, meta)
 
 
@@ -91,8 +106,7 @@ def _shapes(model: onnx.ModelProto) -> list[tuple[str, tuple[int, ...], int]]:
 
 
 def from_files(source_path: Path, onnx_path: Path, inputs_npz: Path | None, n_inputs: int) -> Case:
-    from difftest.sources import InputSpec, _tf_model, _torch_model
-
+    """A saved source model and its ONNX file, compared on ``inputs_npz`` or seeded inputs."""
     if not onnx_path.is_file():
         raise ConvfailError(f"no ONNX file at {onnx_path}", "pass the converted model with --onnx")
     model = onnx.load(onnx_path)
@@ -101,13 +115,13 @@ def from_files(source_path: Path, onnx_path: Path, inputs_npz: Path | None, n_in
         kind = "float" if elem == onnx.TensorProto.FLOAT else "tokens:100"
         specs.append(InputSpec(name, dims, kind))
     if source_path.is_dir():
-        import tensorflow as tf
+        import tensorflow as tf  # TensorFlow is an optional extra; import on use
 
         loaded = tf.saved_model.load(str(source_path))
         fn = loaded.signatures["serving_default"]
         source = _tf_model(lambda *xs: list(fn(*xs).values()), specs, {})
     elif source_path.is_file():
-        import torch
+        import torch  # torch is an optional extra; import on use
 
         module = torch.load(source_path, weights_only=False)
         if not isinstance(module, torch.nn.Module):

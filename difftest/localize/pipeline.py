@@ -16,17 +16,31 @@ import numpy as np
 import onnx
 
 from difftest.localize.align import Alignment, align
-from difftest.localize.graph_trace import DEFAULT_BUDGET_MB
+from difftest.localize.graph_trace import DEFAULT_BUDGET_MB, session
 from difftest.localize.hyperparams import HyperFinding, compare_hyperparameters
 from difftest.localize.parameters import ParameterFinding, compare_parameters
+from difftest.localize.reproducer import extract_node
 from difftest.localize.source_trace import SourceTrace, trace_tensorflow, trace_torch
 from difftest.localize.tolerance import Tolerance
 
 # outputs jump on an arbitrarily small input change: a 1-ulp upstream difference can flip them
 DISCONTINUOUS = {
-    "Floor", "Ceil", "Round", "Sign", "Greater", "Less", "Equal", "GreaterOrEqual",
-    "LessOrEqual", "ArgMax", "ArgMin", "Where", "Cast", "Mod", "TopK",
-}  # fmt: skip
+    "Floor",
+    "Ceil",
+    "Round",
+    "Sign",
+    "Greater",
+    "Less",
+    "Equal",
+    "GreaterOrEqual",
+    "LessOrEqual",
+    "ArgMax",
+    "ArgMin",
+    "Where",
+    "Cast",
+    "Mod",
+    "TopK",
+}
 
 
 @dataclass
@@ -93,9 +107,13 @@ def localize(
 
     start = time.perf_counter()
     parameters = compare_parameters(
-        model, trace.parameters, tolerance, tolerance.precision, trace.foldable_parameters(),
+        model,
+        trace.parameters,
+        tolerance,
+        tolerance.precision,
+        trace.foldable_parameters(),
         trace.fold_scales(),
-    )  # fmt: skip
+    )
     timings["parameters_s"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -108,9 +126,17 @@ def localize(
         for index in alignment.first_divergent
     ]
     return Localization(
-        model, tolerance, alignment, trace, parameters, hyper, divergences, samples, expected,
+        model,
+        tolerance,
+        alignment,
+        trace,
+        parameters,
+        hyper,
+        divergences,
+        samples,
+        expected,
         timings,
-    )  # fmt: skip
+    )
 
 
 def _classify(
@@ -146,15 +172,24 @@ def _classify(
                 f"{d.attribute}={d.onnx_value} but source {h.source_op} has {d.source_value}"
                 for d in h.diffs
             )
-            return Divergence(index, node.name, node.op_type, error, "hyper-parameter", detail,
-                              source)  # fmt: skip
+            return Divergence(
+                index, node.name, node.op_type, error, "hyper-parameter", detail, source
+            )
     if any(p.kind == "precision" and p.intended for p in weights):
-        return Divergence(index, node.name, node.op_type, error, "precision (intended)",
-                          "weights narrowed as requested", source)  # fmt: skip
+        return Divergence(
+            index,
+            node.name,
+            node.op_type,
+            error,
+            "precision (intended)",
+            "weights narrowed as requested",
+            source,
+        )
     faithful = node_agrees_on_source_inputs(model, alignment, trace, index, tolerance, samples)
     if faithful:
-        share = max((alignment.values[o].share for o in node.output if o in alignment.values),
-                    default=0.0)  # fmt: skip
+        share = max(
+            (alignment.values[o].share for o in node.output if o in alignment.values), default=0.0
+        )
         kind = (
             "discontinuous operator"
             if node.op_type in DISCONTINUOUS
@@ -165,8 +200,9 @@ def _classify(
             f"rounding-level input differences are amplified by a {kind} "
             f"({share:.1%} of the elements flip) - not a conversion fault"
         )
-        return Divergence(index, node.name, node.op_type, error, "amplified rounding", detail,
-                          source)  # fmt: skip
+        return Divergence(
+            index, node.name, node.op_type, error, "amplified rounding", detail, source
+        )
     detail = (
         "inputs agree with the source but the output does not: the operator's semantics, "
         "its attributes or an inserted/removed node differ"
@@ -185,9 +221,6 @@ def node_agrees_on_source_inputs(
     samples: list[list[np.ndarray]],
 ) -> bool:
     """Run the node alone on the source's values of its inputs: does it give the source output?"""
-    from difftest.localize.graph_trace import session
-    from difftest.localize.reproducer import extract_node
-
     node = model.graph.node[index]
     out = alignment.values.get(node.output[0])
     by_name = trace.by_name()

@@ -28,13 +28,32 @@ from difftest.localize.parameters import source_value_for
 from difftest.localize.pipeline import Localization, localize
 
 FAMILIES = [
-    ["Relu", "Sigmoid", "Tanh", "Abs", "Neg", "Exp", "Log", "Sqrt", "Sin", "Cos", "Floor",
-     "Ceil", "Softplus", "Erf", "Reciprocal", "Sign", "Elu", "LeakyRelu", "Identity"],
+    [
+        "Relu",
+        "Sigmoid",
+        "Tanh",
+        "Abs",
+        "Neg",
+        "Exp",
+        "Log",
+        "Sqrt",
+        "Sin",
+        "Cos",
+        "Floor",
+        "Ceil",
+        "Softplus",
+        "Erf",
+        "Reciprocal",
+        "Sign",
+        "Elu",
+        "LeakyRelu",
+        "Identity",
+    ],
     ["Add", "Sub", "Mul", "Div", "Max", "Min", "Pow"],
     ["ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin"],
     ["MaxPool", "AveragePool"],
     ["Softmax", "LogSoftmax"],
-]  # fmt: skip
+]
 MAX_ROUNDS = 6
 # attributes that mean the same for every member of a family (kept on a swap)
 SHARED_ATTRIBUTES = {"axis", "axes", "keepdims", "kernel_shape", "strides", "pads", "ceil_mode"}
@@ -75,8 +94,12 @@ def _candidates(loc: Localization, index: int) -> Iterator[tuple[str, str, onnx.
         if p.faulty and p.initializer in node.input:
             fixed = _copy(model)
             tensor = next(t for t in fixed.graph.initializer if t.name == p.initializer)
-            value = source_value_for(p, numpy_helper.to_array(inits[p.initializer]),
-                                     loc.trace.parameters, loc.trace.fold_scales())  # fmt: skip
+            value = source_value_for(
+                p,
+                numpy_helper.to_array(inits[p.initializer]),
+                loc.trace.parameters,
+                loc.trace.fold_scales(),
+            )
             tensor.CopyFrom(numpy_helper.from_array(value, p.initializer))
             yield "parameters", f"copied source parameter {p.source} into {p.initializer}", fixed
     for h in loc.hyper:
@@ -167,14 +190,16 @@ def repair(
             break
         _, stage, change, accepted = best
         result.steps.append(RepairStep(stage, node_name, change, True))
-        current = localize(source, accepted, current.samples, current.tolerance,
-                           trace=current.trace)  # fmt: skip
+        current = localize(
+            source, accepted, current.samples, current.tolerance, trace=current.trace
+        )
     if not current.agrees and settings_model is not None:
         result.steps.append(
             RepairStep("settings", "", "re-converted with settings that agree", True)
         )
-        current = localize(source, settings_model, current.samples, current.tolerance,
-                           trace=current.trace)  # fmt: skip
+        current = localize(
+            source, settings_model, current.samples, current.tolerance, trace=current.trace
+        )
     result.model = current.model
     result.agrees_after = current.agrees
     result.output_errors_after = current.alignment.output_errors

@@ -1,4 +1,5 @@
-"""The localization report: JSON (for tools), Markdown (for people), a divergence figure.
+"""The localization report: JSON (for tools), Markdown (for people), a divergence figure, and
+the reproducer of the first divergent node beside them.
 
 The figure plots, for every ONNX node in graph order, the scaled error of its output against
 the nearest source value (log scale; 1 is the tolerance): values that agree in blue, internal
@@ -12,7 +13,12 @@ import json
 import math
 from pathlib import Path
 
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+
 from difftest.localize.pipeline import Localization
+from difftest.localize.reproducer import check_reproducer, write_reproducer
 
 JSON_FILE = "localization.json"
 MARKDOWN_FILE = "localization.md"
@@ -123,8 +129,14 @@ def to_markdown(report: dict) -> str:
             )
     if report.get("repair"):
         r = report["repair"]
-        lines += ["", "## Repair", "", f"Agrees after repair: **{r['agrees_after']}**"
-                  f" (on held-out inputs: {r.get('agrees_on_held_out_inputs')}).", ""]  # fmt: skip
+        lines += [
+            "",
+            "## Repair",
+            "",
+            f"Agrees after repair: **{r['agrees_after']}**"
+            f" (on held-out inputs: {r.get('agrees_on_held_out_inputs')}).",
+            "",
+        ]
         for step in r["steps"]:
             lines.append(f"- [{step['stage']}] `{step['node']}`: {step['change']}")
     if report.get("reproducer"):
@@ -135,11 +147,7 @@ def to_markdown(report: dict) -> str:
 
 
 def divergence_figure(report: dict):
-    import matplotlib
-
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     nodes = report["nodes"]
     fig, ax = plt.subplots(figsize=(9, 3.6))
     xs = [n["index"] for n in nodes]
@@ -164,8 +172,14 @@ def divergence_figure(report: dict):
     for label, colour, member in groups:
         picked = [k for k, n in enumerate(nodes) if member(n)]
         if picked:
-            ax.scatter([xs[k] for k in picked], [ys[k] for k in picked], color=colour, s=12,
-                       zorder=2, label=label)  # fmt: skip
+            ax.scatter(
+                [xs[k] for k in picked],
+                [ys[k] for k in picked],
+                color=colour,
+                s=12,
+                zorder=2,
+                label=label,
+            )
     ax.axhline(1.0, color="black", linestyle="--", linewidth=0.8, label="tolerance")
     first = {d["node"] for d in report["first_divergent"]}
     for x, y, n in zip(xs, ys, nodes, strict=True):
@@ -182,8 +196,6 @@ def divergence_figure(report: dict):
 
 
 def write_report(report: dict, directory: Path) -> dict[str, Path]:
-    import matplotlib.pyplot as plt
-
     directory.mkdir(parents=True, exist_ok=True)
     paths = {
         "json": directory / JSON_FILE,
@@ -196,3 +208,32 @@ def write_report(report: dict, directory: Path) -> dict[str, Path]:
     fig.savefig(paths["figure"], dpi=120, metadata={"Software": None})
     plt.close(fig)
     return paths
+
+
+def write_reproducer_for(loc: Localization, directory: Path) -> dict | None:
+    """Cut out the first divergent node with its data and check that the file reproduces."""
+    if not loc.divergences:
+        return None
+    first = loc.divergences[0]
+    expected = None
+    source_name = first.source_counterpart
+    by_name = loc.trace.by_name()
+    if source_name and source_name.split("@")[0] in by_name:
+        expected = [np.asarray(a) for a in by_name[source_name.split("@")[0]].arrays]
+    node = loc.model.graph.node[first.node]
+    source_inputs = {}
+    for name in node.input:
+        match = loc.alignment.values.get(name)
+        if match is not None and match.matched and match.source in by_name:
+            source_inputs[name] = by_name[match.source].arrays
+    path = write_reproducer(
+        loc.model,
+        first.node,
+        loc.samples,
+        expected,
+        source_inputs,
+        directory / "reproducer",
+        {"cause": first.cause, "detail": first.detail},
+    )
+    check = check_reproducer(path, loc.tolerance)
+    return {"path": str(path.relative_to(directory)), "check": check.to_dict()}

@@ -102,6 +102,7 @@ def write_reproducer(
 
 def check_reproducer(directory: Path, tolerance: Tolerance | None = None) -> ReproCheck:
     """Rerun a saved reproducer and compare with the source's expected values."""
+    # ONNX Runtime is an optional extra; import on use
     import onnxruntime as ort
 
     tolerance = tolerance or Tolerance()

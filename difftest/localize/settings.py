@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import onnx
 
+from difftest.converters import _torch_args, get_converter
 from difftest.localize.graph_trace import session
 from difftest.localize.tolerance import Tolerance
 
@@ -39,24 +40,25 @@ class SettingResult:
 
 
 def _torchscript(source, opset: int, folding: bool) -> onnx.ModelProto:
-    import torch
-
-    from difftest.converters import _torch_args
+    import torch  # torch is an optional extra; import on use
 
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            source.model, _torch_args(source), buffer, dynamo=False, opset_version=opset,
-            do_constant_folding=folding, input_names=[s.name for s in source.inputs],
-        )  # fmt: skip
+            source.model,
+            _torch_args(source),
+            buffer,
+            dynamo=False,
+            opset_version=opset,
+            do_constant_folding=folding,
+            input_names=[s.name for s in source.inputs],
+        )
     return onnx.load_from_string(buffer.getvalue())
 
 
 def variants(source) -> list[tuple[dict, object]]:
     """(settings, converter function) pairs for the source's framework."""
-    from difftest.converters import get_converter
-
     out: list[tuple[dict, object]] = []
     if source.framework == "torch":
         for opset in OPSETS:
@@ -69,16 +71,20 @@ def variants(source) -> list[tuple[dict, object]]:
                 )
         for opset in (18,):
             out.append(
-                ({"exporter": "dynamo", "opset": opset},
-                 lambda s, o=opset: get_converter("dynamo").convert(s, o))
-            )  # fmt: skip
+                (
+                    {"exporter": "dynamo", "opset": opset},
+                    lambda s, o=opset: get_converter("dynamo").convert(s, o),
+                )
+            )
     else:
         for name in ("tf2onnx", "tf2onnx-savedmodel"):
             for opset in OPSETS:
                 out.append(
-                    ({"exporter": name, "opset": opset},
-                     lambda s, n=name, o=opset: get_converter(n).convert(s, o))
-                )  # fmt: skip
+                    (
+                        {"exporter": name, "opset": opset},
+                        lambda s, n=name, o=opset: get_converter(n).convert(s, o),
+                    )
+                )
     return out
 
 

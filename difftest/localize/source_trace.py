@@ -94,7 +94,7 @@ def _plain(value):
 
 def trace_torch(module, samples: list[list[np.ndarray]]) -> SourceTrace:
     """Trace ``module`` on ``samples`` (each a list of input arrays)."""
-    import torch
+    import torch  # torch is an optional extra; import on use
 
     module = module.eval()
     parameters = {k: v.detach().numpy().copy() for k, v in module.state_dict().items()}
@@ -120,6 +120,7 @@ def _param_names(program) -> dict[str, str]:
 
 
 def _interpret(graph_module, samples, program) -> list[SourceValue]:
+    # torch is an optional extra; import on use
     import torch
     import torch.fx
 
@@ -164,7 +165,7 @@ def _interpret(graph_module, samples, program) -> list[SourceValue]:
 
 def _named_args(node) -> dict:
     """Non-tensor arguments by schema name, defaults filled in (an exporter may drop them)."""
-    import torch.fx
+    import torch.fx  # torch is an optional extra; import on use
 
     schema = getattr(node.target, "_schema", None)
     if schema is None:
@@ -200,7 +201,7 @@ def _op_name(node) -> str:
 
 
 def _trace_hooks(module, samples, parameters) -> SourceTrace:
-    import torch
+    import torch  # torch is an optional extra; import on use
 
     records: dict[str, SourceValue] = {}
 
@@ -226,6 +227,7 @@ def _trace_hooks(module, samples, parameters) -> SourceTrace:
 
 def trace_tensorflow(fn, input_specs, samples: list[list[np.ndarray]]) -> SourceTrace:
     """Freeze ``fn`` like tf2onnx and fetch every operation output in one session run."""
+    # TensorFlow and tf2onnx are an optional extra; import on use
     import tensorflow as tf
     from tf2onnx import tf_loader
 

@@ -1,0 +1,148 @@
+"""One case localized, or localized and repaired, into its report folder: what the ``localize``
+and ``repair`` commands do between reading their options and printing the outcome.
+
+A repair is also checked on held-out inputs (another seed than the ones it was chosen on),
+because a fix may only fit the inputs it was chosen on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+
+import onnx
+
+from convfail.errors import ConvfailError
+from convfail.paths import localize_cache_dir
+from difftest.localize.inputs import Case, from_campaign, from_files
+from difftest.localize.pipeline import Localization, localize
+from difftest.localize.repair import RepairResult, repair
+from difftest.localize.report import to_json, write_report, write_reproducer_for
+from difftest.localize.settings import try_settings
+from difftest.localize.tolerance import Tolerance
+
+REPAIRED_FILE = "repaired.onnx"
+HELD_OUT_SEED = 1000
+STEPS = 3  # progress units of one localization: 2 for the stages, 1 for the settings
+# given a length, a context holding a bar with ``update(steps)`` (click.progressbar is one)
+Progress = Callable[[int], AbstractContextManager]
+
+
+def no_progress(length: int) -> AbstractContextManager:
+    """A progress bar that shows nothing."""
+    return nullcontext(SimpleNamespace(update=lambda steps: None))
+
+
+@dataclass(frozen=True)
+class CaseRequest:
+    """What ``localize`` and ``repair`` are asked: the case (a campaign record, or a saved source
+    model and its ONNX file), the tolerance, the report folder and the memory budget."""
+
+    campaign: str | None
+    key: str | None
+    source_path: Path | None
+    onnx_path: Path | None
+    inputs_npz: Path | None
+    n_inputs: int
+    precision: str
+    rtol: float | None
+    out: Path | None
+    budget_mb: float
+
+    @property
+    def tolerance(self) -> Tolerance:
+        return Tolerance(self.precision, self.rtol)
+
+    def case(self) -> Case:
+        """The case the request names; one line saying what is missing when it names none."""
+        if self.campaign and self.key:
+            return from_campaign(self.campaign, self.key, self.n_inputs)
+        if self.source_path and self.onnx_path:
+            return from_files(self.source_path, self.onnx_path, self.inputs_npz, self.n_inputs)
+        raise ConvfailError(
+            "say what to localize",
+            "give --campaign NAME --key MODEL_ID/CONVERTER, or --source and --onnx",
+        )
+
+
+@dataclass
+class Run:
+    """The report of one case, where it was written, and the repair (``None`` for localize)."""
+
+    report: dict
+    paths: dict[str, Path]
+    directory: Path
+    repair: RepairResult | None = None
+    held_out: bool | None = None
+
+    @property
+    def repaired_path(self) -> Path:
+        return self.directory / REPAIRED_FILE
+
+
+def report_dir(out: Path | None, case: Case) -> Path:
+    """``out``, or a folder named after the case in the localize cache."""
+    if out is not None:
+        return out
+    slug = case.title.replace(":", "--").replace("/", "--").replace(" ", "_")
+    return localize_cache_dir() / slug
+
+
+def localize_case(
+    case: Case,
+    tolerance: Tolerance,
+    budget_mb: float,
+    settings: bool,
+    progress: Progress = no_progress,
+) -> Localization:
+    """Localize ``case``; when its outputs differ and ``settings`` is set, also re-convert it with
+    alternative settings. A ``progress`` bar of :data:`STEPS` units shows it going."""
+    with progress(STEPS) as bar:
+        loc = localize(case.source, case.model, case.samples, tolerance, budget_mb)
+        bar.update(2)
+        if settings and not loc.agrees:
+            loc.settings = try_settings(case.source, case.samples, tolerance)
+        bar.update(1)
+    return loc
+
+
+def localize_and_report(
+    request: CaseRequest,
+    settings: bool,
+    progress: Progress = no_progress,
+) -> Run:
+    """Localize the requested case and write its report and reproducer."""
+    case = request.case()
+    loc = localize_case(case, request.tolerance, request.budget_mb, settings, progress)
+    directory = report_dir(request.out, case)
+    reproducer = write_reproducer_for(loc, directory)
+    report = to_json(loc, {"title": case.title, **case.meta}, reproducer=reproducer)
+    return Run(report, write_report(report, directory), directory)
+
+
+def repair_and_report(
+    request: CaseRequest,
+    progress: Progress = no_progress,
+) -> Run:
+    """Localize the requested case, repair it, check the repair on held-out inputs, write the
+    repaired model beside the report."""
+    case = request.case()
+    loc = localize_case(case, request.tolerance, request.budget_mb, True, progress)
+    working = next((s.model for s in loc.settings if s.outcome == "agrees"), None)
+    result = repair(case.source, loc, working)
+    held_out = None
+    if result.agrees_after and result.steps:
+        held_out_inputs = case.source.make_inputs(HELD_OUT_SEED, request.n_inputs)
+        check = localize(
+            case.source, result.model, held_out_inputs, loc.tolerance, request.budget_mb, trace=None
+        )
+        held_out = check.agrees
+    directory = report_dir(request.out, case)
+    directory.mkdir(parents=True, exist_ok=True)
+    onnx.save(result.model, directory / REPAIRED_FILE)
+    report = to_json(loc, {"title": case.title, **case.meta}, repair=result)
+    report["repair"]["agrees_on_held_out_inputs"] = held_out
+    return Run(report, write_report(report, directory), directory, result, held_out)

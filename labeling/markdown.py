@@ -33,7 +33,6 @@ ALLOWED_ATTRIBUTES = {
     "code": {"class"},
     "details": {"open"},
     "img": {"src", "alt"},
-    "li": {"class"},
     "th": {"align"},
     "td": {"align"},
 }
@@ -52,6 +51,7 @@ _CLEANER = nh3.Cleaner(
     attribute_filter=_absolute_links_only,
     clean_content_tags={"script", "style"},
     attributes=ALLOWED_ATTRIBUTES,
+    allowed_classes={"li": {"task", "done"}},  # the task-list marks, not the page's own classes
     url_schemes={"http", "https", "mailto"},
     link_rel="noopener noreferrer nofollow",
 )

@@ -112,6 +112,8 @@ def test_strikethrough_and_task_lists():
     assert '<li class="task">☐ export</li>' in html
     assert '<li class="task done">☑ checker</li>' in html
     assert "<li>plain</li>" in html
+    raw = render_markdown('<ul><li class="task conflict" id="x">forged</li></ul>', REPO)
+    assert '<li class="task">forged</li>' in raw  # no class or id of the page's own
 
 
 def test_scripts_styles_and_handlers_are_dropped_with_their_content():

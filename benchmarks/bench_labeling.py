@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from convfail.codebook import load_codebook  # noqa: E402
 from convfail.dataset import csv_text, load_study  # noqa: E402
+from convfail.issue_records import record_path, write_records  # noqa: E402
 from convfail.records import ISSUE_COLUMNS  # noqa: E402
 from labeling.guard import RequestGuard  # noqa: E402
 from labeling.serve import start_server  # noqa: E402
@@ -189,8 +190,7 @@ def make_project(root: Path, issues: int, codebook) -> None:
         csv_text(frame, ISSUE_COLUMNS), encoding="utf-8"
     )
     for repo, items in records.items():
-        path = root / "data" / "issues" / f"{repo.replace('/', '__')}.jsonl"
-        path.write_text("".join(json.dumps(r) + "\n" for r in items), encoding="utf-8")
+        write_records(record_path(repo, root / "data" / "issues"), items)
     store = LabelStore(root / "data" / "studies" / "bench", "bench", codebook)
     labels = []
     for row in rows[::2]:

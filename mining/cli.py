@@ -147,6 +147,8 @@ def _logging(verbose: bool) -> None:
         format="convfail: %(levelname)s: %(message)s",
         level=logging.INFO if verbose else logging.WARNING,
     )
+    # urllib3 logs each retry as a warning; the transport reports what the user needs to know
+    logging.getLogger("urllib3").setLevel(logging.INFO if verbose else logging.ERROR)
 
 
 @click.group()

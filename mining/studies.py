@@ -26,6 +26,7 @@ from convfail.codebook import load_codebook
 from convfail.dataset import atomic_write_text, csv_text, read_csv
 from convfail.errors import DatasetError
 from convfail.issue_records import project_path
+from convfail.paths import labels_dir
 from convfail.records import ISSUE_COLUMNS, ISSUE_KEY
 from mining import rules
 from mining.scope import Scope
@@ -198,9 +199,7 @@ def write_sample(
     converters = {s.repository: s.converter or s.name for s in scopes}
     issues_text = csv_text(sample_issues(sample, by_key, converters))
     issues_file = folder / "issues.csv"
-    labelled = (
-        [f for f in (folder / "labels").glob("*.csv")] if (folder / "labels").is_dir() else []
-    )
+    labelled = sorted(labels_dir(folder).glob("*.csv")) if labels_dir(folder).is_dir() else []
     if (
         labelled
         and issues_file.is_file()

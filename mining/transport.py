@@ -40,7 +40,7 @@ from urllib.parse import urlencode, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import MaxRetryError, NameResolutionError
+from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError
 from urllib3.util import Retry
 
 from mining.archive import Archive, Exchange
@@ -62,6 +62,9 @@ ARCHIVED_HEADERS = (
     "x-ratelimit-used",
 )
 RETRY_STATUSES = (500, 502, 503, 504)
+# A connection that is refused (wrong port, a proxy that is down) is retried a few times only,
+# about 7 s with the default backoff; read errors and 5xx answers keep the full budget.
+CONNECT_RETRIES = 3
 STATUS_RETRIES = 3  # a GraphQL timeout repeated this often is a page too big, not bad luck
 SECONDARY_WAIT = 60.0  # docs: with no retry-after, wait at least one minute
 LINK_NEXT = re.compile(r'<([^>]+)>;\s*rel="next"')
@@ -162,6 +165,7 @@ class Transport:
         session = requests.Session()
         retry = ConnectionRetry(
             total=self.max_retries,
+            connect=CONNECT_RETRIES,
             status=STATUS_RETRIES,
             status_forcelist=RETRY_STATUSES,
             allowed_methods=None,  # GraphQL queries are POSTs that change nothing
@@ -423,6 +427,13 @@ class Transport:
         if isinstance(cause, NameResolutionError):
             return MiningError(
                 f"cannot resolve {host}", "check the network, a proxy setting, or --api-url"
+            )
+        retries = min(CONNECT_RETRIES, self.max_retries)
+        if isinstance(cause, NewConnectionError):
+            return MiningError(
+                f"cannot connect to {host} after {retries} retries "
+                f"({str(cause).split(': ', 1)[-1]})",
+                "check --api-url, a proxy setting, or your connection, then run again to resume",
             )
         return MiningError(
             f"cannot reach {host} after {self.max_retries} retries ({type(cause).__name__})",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from mining.scope import Scope, resolve
 from mining.testing.fakegithub import FakeGitHub
 from mining.testing.harness import TOKEN, make_miner
 from mining.testing.model import Event, Issue, Repo, Source, generate_repo
-from mining.transport import Transport
+from mining.transport import CONNECT_RETRIES, Transport
 
 MODES = pytest.mark.parametrize("token", [TOKEN, None], ids=["graphql", "rest"])
 SCOPE = Scope("o/conv")
@@ -300,6 +301,18 @@ def test_a_name_that_does_not_resolve_fails_at_once_in_one_line() -> None:
         transport.get("/repos/o/conv/issues")
     assert "cannot resolve nonexistent.invalid" in str(info.value)
     assert "\n" not in str(info.value) and transport.stats.retries == 0
+
+
+def test_a_refused_connection_is_retried_a_few_times_then_one_line() -> None:
+    with socket.socket() as probe:  # a port nothing listens on: bound, never listening
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        transport = Transport(f"http://127.0.0.1:{port}", None, backoff=0.01)
+        with pytest.raises(MiningError) as info:
+            transport.get("/repos/o/conv/issues")
+    message = str(info.value)
+    assert f"cannot connect to 127.0.0.1 after {CONNECT_RETRIES} retries" in message
+    assert "Connection refused" in message and "\n" not in message
 
 
 def test_more_labels_than_a_page_holds_are_reported(small_fake, tmp_path, caplog) -> None:

@@ -15,6 +15,7 @@ import pytest
 
 from convfail.codebook import load_codebook
 from convfail.dataset import csv_text, load_study
+from convfail.issue_records import record_path
 from convfail.records import ISSUE_COLUMNS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -70,7 +71,7 @@ def write_study(
     for record in records or []:
         by_repo.setdefault(record["repository"], []).append(record)
     for repo, items in by_repo.items():
-        path = root / "data" / "issues" / f"{repo.replace('/', '__')}.jsonl"
+        path = record_path(repo, root / "data" / "issues")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("".join(json.dumps(r) + "\n" for r in items), encoding="utf-8")
     return folder

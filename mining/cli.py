@@ -7,72 +7,15 @@ State and raw responses live in the git-ignored ``.cache/mining/`` (``state.sqli
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
-from convfail import issue_records
-from convfail.dataset import load_study, read_csv
-from convfail.errors import ConvfailError
-from convfail.issue_records import MINED_FIELDS
-from convfail.paths import cache_dir, data_dir, issues_dir, study_dir
+from convfail.dataset import load_study
+from convfail.paths import data_dir, study_dir
 from mining import rules, studies, validation
-from mining.archive import Archive
-from mining.auth import ANONYMOUS_WARNING, find_token
-from mining.miner import Miner
 from mining.scope import PRESETS, STATES, resolve
-from mining.store import Store
-from mining.transport import GITHUB_API, Transport
-
-API_CHOICES = ("auto", "graphql", "rest")
-
-
-def mining_cache() -> Path:
-    return cache_dir() / "mining"
-
-
-@contextmanager
-def session(
-    api: str, api_url: str | None, no_wait: bool, replay: bool, quiet: bool
-) -> Iterator[Miner]:
-    """A miner wired to the archive and the state (a fresh one for replays)."""
-    token = find_token()
-    use_graphql = {"auto": bool(token), "graphql": True, "rest": False}[api]
-    if use_graphql and not token and not replay:
-        raise ConvfailError(
-            "the GraphQL API needs a token",
-            "set GITHUB_TOKEN, run `gh auth login`, or use --api rest",
-        )
-    if not token and not replay:
-        click.echo(f"convfail: warning: {ANONYMOUS_WARNING}", err=True)
-    folder = mining_cache()
-    state_path = folder / ("replay-state.sqlite" if replay else "state.sqlite")
-    if replay:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{state_path}{suffix}").unlink(missing_ok=True)
-        if not (folder / "archive.sqlite").is_file():
-            raise ConvfailError(
-                f"no archive to replay at {folder / 'archive.sqlite'}",
-                "run the command once without --replay",
-            )
-    archive = Archive(folder / "archive.sqlite")
-    store = Store(state_path)
-    transport = Transport(
-        api_url or os.environ.get("CONVFAIL_GITHUB_API", GITHUB_API),
-        token,
-        archive,
-        replay=replay,
-        no_wait=no_wait,
-    )
-    try:
-        yield Miner(transport, store, issues_dir(), use_graphql=use_graphql, progress=not quiet)
-    finally:
-        transport.close()
-        store.close()
-        archive.close()
+from mining.session import API_CHOICES, open_miner
 
 
 def network_options(command: click.Command) -> click.Command:
@@ -151,6 +94,10 @@ def _logging(verbose: bool) -> None:
     logging.getLogger("urllib3").setLevel(logging.INFO if verbose else logging.ERROR)
 
 
+def _warn(message: str) -> None:
+    click.echo(f"convfail: warning: {message}", err=True)
+
+
 @click.group()
 def mine() -> None:
     """Mine converter issues from GitHub: fetch, sample, hydrate, validate.
@@ -197,7 +144,7 @@ def issues_command(
     """
     _logging(verbose)
     scopes = resolve(presets, repositories, labels, exclude, state)
-    with session(api, api_url, no_wait, replay, quiet) as miner:
+    with open_miner(api, api_url, no_wait, replay, quiet, _warn) as miner:
         miner.page_size = page_size
         for scope in scopes:
             report = miner.crawl(scope, full=full or replay)
@@ -211,17 +158,6 @@ def issues_command(
             f"requests: {stats.requests}, retries: {stats.retries}, "
             f"rate budget left: {stats.budget()}"
         )
-
-
-def read_records(repository: str) -> list[dict]:
-    """The committed records of a repository, also when it was renamed since."""
-    path = issue_records.find_path(repository)
-    if not path.is_file():
-        raise ConvfailError(
-            f"no mined records for {repository} ({path})",
-            f"run: convfail mine issues --repo {repository} (or a --preset)",
-        )
-    return issue_records.read_records(path, MINED_FIELDS)
 
 
 @mine.command("sample")
@@ -261,23 +197,12 @@ def sample_command(
     labeling tool), mined.csv and study.yaml (seed, rule set, population hash). The same records,
     seed and options always give the same files.
     """
-    scopes = []
-    records = {}
-    for scope in resolve(presets, repositories, labels, exclude, state):
-        found = read_records(scope.repository)
-        current = scope.renamed(found[0]["repository"]) if found else scope
-        scopes.append(current)
-        records[current.repository] = found
-    folder = study_dir(study)
-    written = studies.write_sample(folder, study, scopes, records, n, seed, rule_set)
-    frame = read_csv(folder / "population.csv")
-    for scope in scopes:
-        mine_rows = frame[frame["repository"] == scope.repository]
-        fixed = int((mine_rows["fixed"] == "true").sum())
+    scopes = resolve(presets, repositories, labels, exclude, state)
+    written, counts = studies.sample_study(study_dir(study), study, scopes, n, seed, rule_set)
+    for repository, in_population, fixed in counts:
         click.echo(
-            f"{scope.repository}: {len(mine_rows)} in population, "
-            f"{fixed} closed with a fix ({rule_set}), "
-            f"{min(n, fixed)} sampled"
+            f"{repository}: {in_population} in population, "
+            f"{fixed} closed with a fix ({rule_set}), {min(n, fixed)} sampled"
         )
     for path in written:
         click.echo(f"  wrote {path.relative_to(data_dir().parent)}")
@@ -305,22 +230,14 @@ def hydrate_command(
     """
     _logging(verbose)
     folder = load_study(study).path
-    wanted = studies.study_numbers(folder)
-    with session(api, api_url, no_wait, replay, quiet) as miner:
-        mined, study_names = [], {}
-        for repository, numbers in wanted.items():
-            missing = miner.hydrate(repository, numbers, refresh=refresh or replay)
-            canonical = miner.store.alias(repository) or repository
-            study_names[canonical] = repository
-            stored = [miner.store.get(canonical, n) for n in numbers if n not in missing]
-            found = [r for r in stored if r is not None and not r.get("retired")]
-            mined.extend(found)
+    with open_miner(api, api_url, no_wait, replay, quiet, _warn) as miner:
+        hydrated = studies.hydrate_study(miner, folder, refresh=refresh or replay)
+        for repository, found, total, missing in hydrated.per_repository:
             gone = ", ".join(f"{n} ({why})" for n, why in sorted(missing.items()))
             note = f"; not hydrated: {gone}" if gone else ""
-            click.echo(f"{repository}: {len(found)}/{len(numbers)} issue(s) hydrated{note}")
-        path = studies.write_mined(folder, mined, study_names)
+            click.echo(f"{repository}: {found}/{total} issue(s) hydrated{note}")
         click.echo(
-            f"wrote {path.relative_to(data_dir().parent)}; "
+            f"wrote {hydrated.path.relative_to(data_dir().parent)}; "
             f"requests: {miner.transport.stats.requests}"
         )
 
@@ -345,7 +262,7 @@ def validate_command(judgements: Path, rule_sets: tuple[str, ...]) -> None:
     records = {}
     for repository in sorted(set(frame["repository"])):
         # keyed by the name the judgements use, which may be a renamed repository's old name
-        records |= {(repository, r["number"]): r for r in read_records(repository)}
+        records |= {(repository, r["number"]): r for r in studies.read_records(repository)}
     for rule_set in rule_sets or tuple(rules.RULE_SETS):
         table = validation.score(frame, records, rule_set)
         click.echo(table.to_string(index=False))

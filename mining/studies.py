@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import zlib
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +23,15 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from convfail import issue_records
 from convfail.codebook import load_codebook
 from convfail.dataset import atomic_write_text, csv_text, read_csv
-from convfail.errors import DatasetError
-from convfail.issue_records import project_path
+from convfail.errors import ConvfailError, DatasetError
+from convfail.issue_records import MINED_FIELDS, project_path
 from convfail.paths import labels_dir
 from convfail.records import ISSUE_COLUMNS, ISSUE_KEY
 from mining import rules
+from mining.miner import Miner
 from mining.scope import Scope
 
 POPULATION_COLUMNS = [
@@ -256,3 +259,64 @@ def study_numbers(folder: Path) -> dict[str, list[int]]:
     for row in issues.itertuples(index=False):
         grouped.setdefault(row.repository, []).append(int(row.number))
     return {repo: sorted(numbers) for repo, numbers in sorted(grouped.items())}
+
+
+def read_records(repository: str) -> list[dict[str, Any]]:
+    """The committed records of a repository, also when it was renamed since."""
+    path = issue_records.find_path(repository)
+    if not path.is_file():
+        raise ConvfailError(
+            f"no mined records for {repository} ({path})",
+            f"run: convfail mine issues --repo {repository} (or a --preset)",
+        )
+    return issue_records.read_records(path, MINED_FIELDS)
+
+
+def sample_study(
+    folder: Path, name: str, scopes: list[Scope], n: int, seed: int, rule_set: str
+) -> tuple[list[Path], list[tuple[str, int, int]]]:
+    """Sample the mined records of ``scopes`` into a new study at ``folder``.
+
+    Returns the files written and, per repository (under its current name), how many issues
+    were in the population and how many of them are closed with a fix by ``rule_set``.
+    """
+    current, records = [], {}
+    for scope in scopes:
+        found = read_records(scope.repository)
+        renamed = scope.renamed(found[0]["repository"]) if found else scope
+        current.append(renamed)
+        records[renamed.repository] = found
+    written = write_sample(folder, name, current, records, n, seed, rule_set)
+    frame = read_csv(folder / "population.csv")
+    counts = []
+    for scope in current:
+        rows = frame[frame["repository"] == scope.repository]
+        counts.append((scope.repository, len(rows), int((rows["fixed"] == "true").sum())))
+    return written, counts
+
+
+@dataclass(frozen=True)
+class Hydrated:
+    """What ``mine hydrate`` did: per repository (the study's name for it) the issues found,
+    the issues asked for, and the ones GitHub no longer has with the reason; the file written."""
+
+    per_repository: list[tuple[str, int, int, dict[int, str]]]
+    path: Path
+
+
+def hydrate_study(miner: Miner, folder: Path, *, refresh: bool) -> Hydrated:
+    """Fill the text and evidence of a study's issues and write its ``mined.csv``.
+
+    Records are looked up under the repository's current name; ``mined.csv`` keeps the name
+    the study uses, so it still joins ``issues.csv``. Retired records are left out.
+    """
+    mined, study_names, per_repository = [], {}, []
+    for repository, numbers in study_numbers(folder).items():
+        missing = miner.hydrate(repository, numbers, refresh=refresh)
+        canonical = miner.store.alias(repository) or repository
+        study_names[canonical] = repository
+        stored = [miner.store.get(canonical, n) for n in numbers if n not in missing]
+        found = [r for r in stored if r is not None and not r.get("retired")]
+        mined.extend(found)
+        per_repository.append((repository, len(found), len(numbers), missing))
+    return Hydrated(per_repository, write_mined(folder, mined, study_names))

@@ -9,6 +9,7 @@ records themselves are the border file ``data/issues/<owner>__<repo>.jsonl``, de
 Modules, each with one job:
 
 - :mod:`mining.cli` — the ``convfail mine`` commands: parse options, call one function, print;
+- :mod:`mining.session` — a miner wired from the command's choices (token, API, archive, state);
 - :mod:`mining.auth` — where the token comes from (``GITHUB_TOKEN``, ``gh auth token``);
 - :mod:`mining.transport` — the one HTTP session: retries, rate limits, ETags, the archive;
 - :mod:`mining.archive` — raw exchanges (token stripped) for offline ``--replay``;
@@ -18,6 +19,6 @@ Modules, each with one job:
 - :mod:`mining.rules` — the fix rules (``issta24``, ``strict``), pure functions;
 - :mod:`mining.store` — the miner's state (records, cursors, watermarks, ETags) in SQLite;
 - :mod:`mining.scope`, :mod:`mining.studies`, :mod:`mining.validation` — what to mine, the
-  sampled study files, precision and recall of the rules;
+  study files a sample or a hydration writes, precision and recall of the rules;
 - :mod:`mining.testing` — a fake GitHub on 127.0.0.1 for the tests and the benchmark.
 """

@@ -18,7 +18,7 @@ from analysis.published import checks_for
 from analysis.registry import AnalysisContext, ArtifactResult, artifact
 from analysis.runner import write_result
 from analysis.survey import tables
-from analysis.survey.data import SurveyData, load_survey
+from analysis.survey.data import SurveyData, duplicate_respondents, load_survey
 from analysis.survey.render import proportion_bars, proportion_latex
 
 
@@ -60,6 +60,10 @@ def build_table03(data: SurveyData, reference: bool = False) -> ArtifactResult:
         f"Response {first['response_id']} (export row {first['source_row']}) answered only "
         f"{', '.join(sorted(set(own)))}: no consent, no experience. The paper counts it among "
         "the 92 responses (its Desktop answer is one of the 19), and so do we.",
+        *(
+            f"Possible double submission: {line}; the paper counts both, and so do we."
+            for line in duplicate_respondents(data.respondents, data.answers)
+        ),
     ]
     caption = "Demographics of the survey respondents"
     return _result(data, "survey_table03_demographics", table, caption, reference, notes)

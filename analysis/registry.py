@@ -233,3 +233,11 @@ def artifacts(per_study_only: bool = False, only: Iterable[str] = ()) -> list[Ar
     if wanted:
         found = [a for a in found if a.id in wanted]
     return [a for a in found if a.per_study] if per_study_only else found
+
+
+def build_artifact(artifact_id: str, ctx: AnalysisContext | None = None) -> ArtifactResult:
+    """Build one artifact by id (importing only its module): what notebooks call."""
+    found = artifacts(only=[artifact_id])
+    if not found:
+        raise KeyError(f"no artifact '{artifact_id}'; known: {', '.join(artifact_ids())}")
+    return found[0].build(ctx or AnalysisContext())

@@ -11,7 +11,9 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from analysis.registry import AnalysisContext, Outcome
+import pandas as pd
+
+from analysis.registry import AnalysisContext, ArtifactResult, Outcome
 from convfail.dataset import atomic_write_text
 
 # Inconsistencies inside the paper (shared/docs/study.md); artifacts add their own notes.
@@ -53,6 +55,21 @@ def _fmt(value: object) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
+
+
+def checks_frame(result: ArtifactResult) -> pd.DataFrame:
+    """An artifact's checks as a table: cell, published, ours, status and the reason given."""
+    rows = [
+        {
+            "cell": c.cell,
+            "published": c.published,
+            "ours": c.ours,
+            "status": c.status,
+            "reason": c.note,
+        }
+        for c in result.checks
+    ]
+    return pd.DataFrame(rows, columns=["cell", "published", "ours", "status", "reason"])
 
 
 def summary(outcomes: list[Outcome]) -> Counter:

@@ -15,6 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from analysis.failures.compare import compare_studies
+from analysis.registry import AnalysisContext
 from analysis.report import only_suffix, report_paths
 from convfail.paths import project_root
 
@@ -191,3 +193,14 @@ def test_only_suffixes_are_distinct_and_stable(ids):
     assert only_suffix(ids) == only_suffix(list(reversed(ids)))
     assert only_suffix(ids) != only_suffix([*ids, "z"])
     assert len(only_suffix(ids)) < 60
+
+
+def test_a_partial_overlap_is_paired_on_the_shared_issues_and_says_so(project_copy):
+    issues = _read(project_copy / ISSTA / "issues.csv")
+    labels = _read(project_copy / ISSTA / "labels" / "primary.csv").head(50)
+    derived_study(project_copy, "half", issues, {"second_pass": labels})
+    comparison = compare_studies(
+        AnalysisContext("half"), AnalysisContext("issta24"), project_copy / "cmp"
+    )
+    assert comparison.design.startswith("paired: 50 shared issues")
+    assert any("150 of 'issta24'" in w for w in comparison.warnings)

@@ -180,6 +180,13 @@ def compare_studies(first: AnalysisContext, second: AnalysisContext, out: Path) 
         else "independent samples, chi-square test of homogeneity"
     )
     comparison = Comparison(design)
+    sizes = [len(c.study.labelled_issues()) for c in (first, second)]
+    if shared and shared < max(sizes):
+        comparison.warnings.append(
+            f"paired on the {shared} shared issues only: {sizes[0] - shared} of "
+            f"'{first.study_name}' and {sizes[1] - shared} of '{second.study_name}' are in one "
+            "study and not tested"
+        )
     tests = []
     for dimension in DIMENSIONS:
         missing = [c.study_name for c in (first, second) if c.uncoded([dimension])]

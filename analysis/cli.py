@@ -118,5 +118,6 @@ def analyze(study: str, compare: str | None, out: Path | None, allow_partial_fin
             f"comparison with '{compare}' ({comparison.design}): {len(comparison.files)} files "
             f"in {out / 'comparison'}"
         )
+        click.echo(f"labels of '{compare}': {second.label_source()}")
         for line in comparison.warnings:
             click.echo(f"  {line}")

@@ -25,7 +25,7 @@ import pandas as pd
 
 from analysis.registry import AnalysisContext
 from analysis.render.plotting import PAPER_WIDTH_IN, save_figure
-from convfail.agreement import NONE, cohen_kappa, paired
+from convfail.agreement import cohen_kappa, paired
 from convfail.dataset import atomic_write_text, csv_text
 from convfail.records import ISSUE_KEY
 
@@ -126,8 +126,10 @@ def paired_test(first: AnalysisContext, second: AnalysisContext, dimension: str)
 
     a, b = first.study.labelled_issues(), second.study.labelled_issues()
     both = paired(a, b, dimension)
-    order = [*first.codebook[dimension].names, NONE]
-    used = [c for c in order if c in set(both["a"]) | set(both["b"])]
+    seen = set(both["a"]) | set(both["b"])
+    names = first.codebook[dimension].names
+    # codebook order, then whatever stands for a blank under the agreement module's policy
+    used = [c for c in names if c in seen] + sorted(seen - set(names))
     square = pd.crosstab(both["a"], both["b"]).reindex(index=used, columns=used, fill_value=0)
     counts = square.to_numpy()
     pair_sums = (counts + counts.T)[np.triu_indices(len(used), k=1)]

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup chromium reproduce test lint format bench import clean
+.PHONY: setup chromium reproduce lab test lint format bench import clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,13 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP)
 
-reproduce: setup  ## regenerate every table, figure and the report into paper_figures/
+reproduce: setup  ## regenerate every table, figure and the report into paper_figures/, and the notebooks as HTML
 	$(BIN)/convfail reproduce
+	$(BIN)/jupyter nbconvert --to html --execute --ExecutePreprocessor.timeout=600 \
+		--output-dir paper_figures/notebooks notebooks/*.ipynb
+
+lab: setup  ## open the theme notebooks in JupyterLab
+	$(BIN)/jupyter lab notebooks/
 
 import: setup  ## re-import the published artifact from ../shared/reference (byte-identical)
 	$(BIN)/convfail data import-artifact
@@ -41,4 +46,4 @@ bench: setup chromium  ## run the benchmarks under benchmarks/ and print their n
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) paper_figures/tables paper_figures/figures paper_figures/agreement paper_figures/REPORT.md paper_figures/reproduction.json
+	rm -rf $(VENV) paper_figures/tables paper_figures/figures paper_figures/agreement paper_figures/notebooks paper_figures/REPORT*.md paper_figures/reproduction*.json

@@ -14,7 +14,6 @@ import math
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import cohen_kappa_score
 
 from convfail.records import ISSUE_KEY
 
@@ -53,6 +52,9 @@ def cohen_kappa(a: pd.Series, b: pd.Series) -> float:
         return math.nan
     if a.nunique() == 1 and b.nunique() == 1 and a.iloc[0] == b.iloc[0]:
         return 1.0
+    # sklearn takes over a second to import; only the agreement artifacts and commands need it.
+    from sklearn.metrics import cohen_kappa_score
+
     return float(cohen_kappa_score(a.astype(str), b.astype(str)))
 
 

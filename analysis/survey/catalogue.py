@@ -68,6 +68,10 @@ class CodingSheet:
     text_column: str
     ignore_columns: tuple[str, ...]
     themes: tuple[Theme, ...]
+    # The paper's "Other" row: empty when it counts the answers with no reported theme (Table 4),
+    # else the unreported themes it bins (Table 5's "Other (i.e., documentation, config)"), and
+    # then its shares are of the answers that carry a theme.
+    other_themes: tuple[str, ...] = ()
 
     def theme_by_label(self) -> dict[str, Theme]:
         return {spelling: t for t in self.themes for spelling in (t.label, *t.aliases)}
@@ -188,6 +192,7 @@ def _coding(raw: dict) -> CodingSheet:
         text_column=str(raw["text_column"]),
         ignore_columns=tuple(raw.get("ignore_columns") or ()),
         themes=themes,
+        other_themes=tuple(raw.get("other_themes") or ()),
     )
 
 
@@ -218,3 +223,9 @@ def _validate(catalogue: Catalogue, path: Path) -> None:
         names = [t.name for t in sheet.themes]
         if len(set(names)) != len(names):
             raise DatasetError(f"{path}: coding sheet '{sheet.sheet}' repeats a theme name")
+        strays = sorted(set(sheet.other_themes) - set(names))
+        if strays:
+            raise DatasetError(
+                f"{path}: coding sheet '{sheet.sheet}' bins unknown theme(s) {strays} as other",
+                f"choose from: {', '.join(names)}",
+            )

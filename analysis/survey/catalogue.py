@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from convfail.config import reject_unknown_keys
 from convfail.errors import DatasetError
 from convfail.paths import survey_dir
 
@@ -132,6 +133,7 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
         ) from None
     except yaml.YAMLError as exc:
         raise DatasetError(f"{path}: not valid YAML ({exc})") from None
+    _reject_unknown(raw, path)
     try:
         questions = tuple(_question(q) for q in raw["questions"])
         coding = tuple(_coding(c) for c in raw.get("coding") or [])
@@ -152,6 +154,48 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
         ) from None
     _validate(catalogue, path)
     return catalogue
+
+
+CATALOGUE_KEYS = {
+    "": ("instrument", "export", "questions", "coding"),
+    "export": ("artefacts", "question_id_row", "question_text_row", "first_response_row"),
+    "question": ("id", "text", "type", "serves", "short", "options", "other_text"),
+    "option": ("name", "label", "short", "aliases"),
+    "coding": (
+        "question",
+        "sheet",
+        "text_column",
+        "ignore_columns",
+        "themes",
+        "other_themes",
+    ),
+    "theme": ("name", "label", "short", "reported", "aliases"),
+}
+
+
+def _reject_unknown(raw: object, path: Path) -> None:
+    """Every mapping of the catalogue holds only keys its reader uses (a typo is an error)."""
+    if not isinstance(raw, dict):
+        raise DatasetError(
+            f"{path}: a survey catalogue is a mapping", "see the comments at its top"
+        )
+
+    def check(mapping: object, kind: str, where: str) -> None:
+        if isinstance(mapping, dict):
+            reject_unknown_keys(mapping, CATALOGUE_KEYS[kind], path, where, DatasetError)
+
+    check(raw, "", "")
+    check(raw.get("export"), "export", "export")
+    for q in raw.get("questions") or []:
+        where = f"question {q.get('id', '?')}" if isinstance(q, dict) else "questions"
+        check(q, "question", where)
+        for o in (q.get("options") or []) if isinstance(q, dict) else []:
+            check(o, "option", f"{where}, option {o.get('name', '?')}")
+    for c in raw.get("coding") or []:
+        where = f"coding of {c.get('question', '?')}" if isinstance(c, dict) else "coding"
+        check(c, "coding", where)
+        for t in (c.get("themes") or []) if isinstance(c, dict) else []:
+            check(t, "theme", f"{where}, theme {t.get('name', '?')}")
 
 
 def _question(raw: dict) -> Question:

@@ -52,6 +52,7 @@ SUBDIR = Path("theme3-models") / "exporter_test_results"
 CONVERTER = {"tensorflow": ("tf2onnx", "tf2onnx"), "torch": ("torchscript", "torch.onnx")}
 FILE_PATTERN = re.compile(r"^(tensorflow|torch)_symbolic-cinit_opset_(\d+)_(\d+)\.json$")
 TOLERANCE = 1e-7
+POLICY = "published"  # the paper's own verdicts, kept as published (no raw differences)
 STAGE = {
     SOURCE_FAILURE: "source",
     CONVERSION_FAILURE: "convert",
@@ -145,7 +146,7 @@ def read_results(artifact: Path) -> list[dict]:
                 tool=tool,
                 opset=opset,
                 nodes=size,
-                tolerance=TOLERANCE,
+                policy=POLICY,
                 outcome=outcome,
                 stage=STAGE[outcome],
                 error_type=_error_type(error),

@@ -8,14 +8,17 @@ The paper's rows merge outcomes that difftest keeps apart:
   failed while running a node, not while loading).
 
 Both levels are in the table: ``level == "paper"`` rows use the paper's grouping, ``level ==
-"detail"`` rows the difftest outcome classes.
+"detail"`` rows the difftest outcome classes (under the ``default`` verdict policy), then the
+mismatch counts under every other policy of :data:`analysis.outcomes.data.POLICIES`. A one-sided
+NaN or infinity (``nonfinite_mismatch``) is in the paper's "mismatch" row: an allclose test
+fails on it.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from analysis.outcomes.data import LOOSE
+from analysis.outcomes.data import POLICIES, outcome_column
 from analysis.render.latex import wrap_table
 from convfail import campaign_files as files
 
@@ -23,7 +26,7 @@ PUBLISHED_COLUMNS = {"tensorflow": "tf_synthetic", "torch": "pt_synthetic"}
 PAPER_GROUPS = {
     "converter failure": [files.SOURCE_FAILURE, files.CONVERSION_FAILURE, files.HANG, files.CRASH],
     "ORT load failure": [files.ORT_LOAD_FAILURE, files.ORT_INFERENCE_FAILURE],
-    "mismatch": [files.MISMATCH],
+    "mismatch": [files.MISMATCH, files.NONFINITE_MISMATCH],
     "success": [files.SUCCESS],
 }
 # difftest's outcome classes, in the order of the paper's groups they fall in
@@ -40,9 +43,11 @@ def outcome_table(results: pd.DataFrame, column: str, dataset: str) -> pd.DataFr
         for g, members in PAPER_GROUPS.items()
     ]
     rows += [("detail", o, int(counts.get(o, 0))) for o in DETAIL]
-    loose = results["mismatch_loose"].dropna()
-    if len(loose):
-        rows.append(("detail", f"mismatch at {LOOSE:g}", int(loose.astype(bool).sum())))
+    if results["rejudged"].any():
+        for policy in POLICIES[1:]:
+            judged = results[outcome_column(policy)].value_counts()
+            for outcome in (files.MISMATCH, files.NONFINITE_MISMATCH):
+                rows.append(("detail", f"{outcome} ({policy})", int(judged.get(outcome, 0))))
     failures = results[results["signature"] != ""]
     rows.append(("detail", "unique errors", int(failures["signature"].nunique())))
     frame = pd.DataFrame(rows, columns=["level", "row", "count"])

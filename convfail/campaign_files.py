@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from convfail.dataset import atomic_write_text
+from convfail.atomic import atomic_write_text
 from convfail.errors import DatasetError
 
 CONFIG_FILE = "campaign.yaml"
@@ -88,7 +88,8 @@ RESULT_KEYS = (
 
 
 def tolerance_key(tolerance: float) -> str:
-    """The key of a tolerance in ``comparison.mismatch``: ``1e-07``, ``0.001``.
+    """The key of a tolerance in ``comparison.mismatch`` of imported published records (which
+    have no raw differences): ``1e-07``, ``0.001``.
 
     ``repr`` of the float, so ``1e-3`` given as text, an int-free literal or a parsed YAML value
     all give the same key.

@@ -27,6 +27,7 @@ import math
 import re
 from pathlib import Path
 
+from convfail.atomic import atomic_write_text
 from convfail.campaign_files import (
     CONVERSION_FAILURE,
     CRASH,
@@ -42,7 +43,6 @@ from convfail.campaign_files import (
     result_key,
     tolerance_key,
 )
-from convfail.dataset import atomic_write_text
 from convfail.errors import ArtifactImportError
 from convfail.importers import ImportContext
 from difftest.signature import signature

@@ -28,6 +28,7 @@ from pathlib import Path
 import yaml
 from tqdm import tqdm
 
+from convfail.atomic import atomic_write_text
 from convfail.campaign_files import (
     CONFIG_FILE,
     CONVERSION_FAILURE,
@@ -49,7 +50,6 @@ from convfail.campaign_files import (
     write_results,
 )
 from convfail.config import ConfigError, reject_unknown_keys
-from convfail.dataset import atomic_write_text
 from convfail.errors import ConvfailError
 from convfail.paths import campaign_cache_dir, campaign_dir, campaign_onnx_dir
 from convfail.verdicts import DEFAULT, PAPER, Policy, parse_policy, rejudgeable, verdict

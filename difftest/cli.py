@@ -11,6 +11,7 @@ from convfail.campaign_files import CONFIG_FILE, OUTCOMES, RESULTS_FILE
 from convfail.errors import ConvfailError
 from convfail.paths import campaign_dir
 from convfail.verdicts import parse_policy
+from difftest import quiet
 from difftest.campaign import CampaignConfig, campaign_status, run_campaign, short_counts
 from difftest.converters import CONVERTERS
 from difftest.isolation import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S
@@ -74,12 +75,16 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup)
-def difftest() -> None:
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Show TensorFlow, absl, tf2onnx and exporter logs."
+)
+def difftest(verbose: bool) -> None:
     """Differential testing of converters: convert, run in ONNX Runtime, compare, classify.
 
     Results go to data/difftest/<campaign>/results.jsonl (plus graphs/ with the structure of
     every converted model); ONNX files to .cache/difftest/<campaign>/onnx/.
     """
+    quiet.configure(verbose)
 
 
 @difftest.command("run")
@@ -282,8 +287,5 @@ def list_things() -> None:
     click.echo(f"synthetic operators ({len(CATALOGUE)}): {', '.join(CATALOGUE)}")
     for source in ("zoo", "probe"):
         for framework in ("torch", "tensorflow"):
-            try:
-                names = model_names(source, framework)
-            except ImportError:
-                names = ["(framework not installed)"]
-            click.echo(f"{source} [{framework}]: {', '.join(names)}")
+            names = ", ".join(model_names(source, framework))
+            click.echo(f"{source} [{framework}]: {names}")

@@ -259,3 +259,30 @@ def test_a_record_is_never_appended_onto_an_unended_last_line(tmp_path):
     assert read_results(path).records == [first]
     append_result(path, {"key": "b/torchscript", "outcome": "mismatch"})
     assert [r["key"] for r in read_results(path).records] == ["a/torchscript", "b/torchscript"]
+
+
+def test_difftest_list_loads_no_framework_and_no_pandas():
+    code = (
+        "import sys\n"
+        "from convfail.cli import main\n"
+        "try:\n"
+        "    main(['difftest', 'list'])\n"
+        "finally:\n"
+        "    heavy = {'torch', 'tensorflow', 'pandas', 'matplotlib', 'tf2onnx'}\n"
+        "    print(sorted({m.split('.')[0] for m in sys.modules} & heavy), file=sys.stderr)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stderr.strip().splitlines()[-1] == "[]", out.stderr
+    assert "probe [torch]:" in out.stdout and "nonfinite-logsigmoid" in out.stdout
+
+
+@pytest.mark.slow
+def test_the_light_model_name_lists_equal_the_model_tables():
+    pytest.importorskip("tensorflow")
+    from difftest import tf_models, torch_models
+    from difftest.sources import MODEL_NAMES
+
+    assert set(MODEL_NAMES[("zoo", "torch")]) == set(torch_models.ZOO)
+    assert set(MODEL_NAMES[("probe", "torch")]) == set(torch_models.PROBES)
+    assert set(MODEL_NAMES[("zoo", "tensorflow")]) == set(tf_models.ZOO)
+    assert set(MODEL_NAMES[("probe", "tensorflow")]) == set(tf_models.PROBES)

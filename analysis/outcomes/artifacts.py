@@ -57,6 +57,12 @@ def build_table11(ctx: AnalysisContext) -> ArtifactResult:
         "the same records under the paper's allclose (rtol 1e-3, atol 1e-7) and a bare absolute "
         "1e-7. A one-sided NaN/Inf (nonfinite_mismatch) counts in the paper's mismatch row.",
     ]
+    for name, results in sorted(fresh.items()):
+        if results["kept_verdict"].any():
+            notes.append(
+                f"{name}: {int(results['kept_verdict'].sum())} compared records have no raw "
+                "differences (an older format) and keep their recorded verdict under every policy."
+            )
     return ArtifactResult(
         table=table,
         latex=latex_table(table),

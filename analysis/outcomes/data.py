@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from convfail.campaign_files import read_results
+from convfail.campaign_files import RAN, read_results
 from convfail.errors import DatasetError
 from convfail.verdicts import DEFAULT, parse_policy, rejudgeable, verdict
 from convfail.verdicts import REPORTED_POLICIES as POLICIES
@@ -37,6 +37,7 @@ def load_results(path: Path) -> pd.DataFrame:
             "nodes": r["nodes"],
             "signature": r.get("signature") or "",
             "rejudged": rejudgeable(r),
+            "kept_verdict": r["outcome"] in RAN and not rejudgeable(r),
         }
         for name, policy in policies.items():
             row[outcome_column(name)] = verdict(r, policy)

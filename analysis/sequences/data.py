@@ -33,7 +33,7 @@ from convfail.campaign_files import (
 )
 from convfail.errors import DatasetError
 from convfail.verdicts import REPORTED_POLICIES as POLICIES
-from convfail.verdicts import parse_policy, verdict
+from convfail.verdicts import parse_policy, rejudgeable, verdict
 
 
 @dataclass
@@ -92,6 +92,13 @@ def load_campaign_models(folder: Path, progress: bool = False) -> CampaignModels
             row[nonfinite_column(name)] = outcome == NONFINITE_MISMATCH
         rows.append(row)
     labels = [c for name in POLICIES for c in (label_column(name), nonfinite_column(name))]
+    kept = sum(not rejudgeable(r) for r in ran)
+    notes = []
+    if kept:
+        notes.append(
+            f"{folder.name}: {kept} of {len(ran)} compared records have no raw differences (an "
+            "older format) and keep their recorded verdict under every policy"
+        )
     columns = ["key", "model_id", "converter", "outcome", "nodes", *labels]
     frame = pd.DataFrame(rows, columns=columns).sort_values("key", ignore_index=True)
-    return CampaignModels(folder.name, frame, graphs, list(POLICIES), missing)
+    return CampaignModels(folder.name, frame, graphs, list(POLICIES), missing, notes)

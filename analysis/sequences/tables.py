@@ -252,7 +252,7 @@ def analyse(
     settings = settings or Settings()
     frame = models.frame
     features = _features(models, settings)
-    t12, t15, tests, notes = [], [], [], []
+    t12, t15, tests, notes = [], [], [], list(models.notes)
     for policy in models.policies:
         label = frame[label_column(policy)].to_numpy(dtype=bool)
         for group, members in _groups(frame):

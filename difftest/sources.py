@@ -151,7 +151,7 @@ MODEL_NAMES = {
         "hang",
         "matmul-rounding",
         "native-segfault",
-        "nonfinite-logsigmoid",
+        "nonfinite-sign",
         "ok-relu",
         "ort-cumsum-int8",
         "ort-frozen-reshape",

@@ -20,7 +20,7 @@ TORCH_PROBES = {
     "ort-frozen-reshape": "ort_inference_failure",
     "random-op": "mismatch",
     "matmul-rounding": "success",
-    "nonfinite-logsigmoid": "nonfinite_mismatch",
+    "nonfinite-sign": "nonfinite_mismatch",
     "native-segfault": "crash",
     "hang": "hang",
 }

@@ -17,6 +17,7 @@ NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 
 EXPECTED = {
+    "extend_dataset": ["4 issue(s) in", "4 adjudicated labels", "with 'issta24'"],
     "failures": ["200 labelled issues", "node_conversion", "0.9031"],
     "survey": ["92 responses", "explained"],
     "sequences": ["models_sharing_unseen", "operators:"],

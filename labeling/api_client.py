@@ -29,8 +29,23 @@ class LabelClient:
 
     def page_state(self, repository: str, number: int) -> dict[str, str]:
         """The issue page's CSRF token and the version of the label it shows."""
-        response = self.http.get(f"{self.url}/{self.page}/{repository}/{number}", timeout=30)
-        response.raise_for_status()
+        try:
+            response = self.http.get(f"{self.url}/{self.page}/{repository}/{number}", timeout=30)
+        except requests.ConnectionError:
+            raise ConvfailError(
+                f"no label app answers at {self.url}",
+                "start it with `convfail label serve` (or `label adjudicate`) and use its URL",
+            ) from None
+        if response.status_code == 404:
+            raise ConvfailError(
+                f"{repository}#{number}: the app has no such issue ({response.url})",
+                "is the issue in the study the app was started for?",
+            )
+        if response.status_code != 200:
+            raise ConvfailError(
+                f"{repository}#{number}: the app answered {response.status_code} for its page",
+                "the label app's terminal says why",
+            )
         found = {k: html.unescape(v) for k, v in ATTRIBUTE.findall(response.text)}
         if "csrf" not in found:
             raise ConvfailError(f"{response.url}: the page carries no CSRF token", "is it the app?")

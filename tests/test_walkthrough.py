@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from convfail.cli import cli
 from convfail.codebook import load_codebook
 from convfail.dataset import FINAL_RATER, load_study, read_csv
+from convfail.errors import ConvfailError
 from convfail.issue_records import read_records, record_path
 from labeling.adjudication import Adjudication
 from labeling.api_client import LabelClient
@@ -113,3 +114,23 @@ def test_walkthrough_from_mining_to_comparison(project: Path) -> None:
     walk = {cause: n for (name, cause), n in counts.items() if name == "walk"}
     assert walk == {answers(0)["cause"]: 3, answers(1)["cause"]: 1}
     assert sum(n for (name, _), n in counts.items() if name == "issta24") == 200
+
+
+def test_label_client_says_why_a_save_was_refused(project: Path) -> None:
+    urls = project / "issues.txt"
+    urls.write_text("https://github.com/pytorch/pytorch/issues/7\n")
+    run("study", "new", "tiny", "--from-urls", str(urls))
+    server, url = serve("tiny", "alice")
+    try:
+        client = LabelClient(url)
+        with pytest.raises(ConvfailError, match=r"pytorch/pytorch#7 not saved \(422\)"):
+            client.save("pytorch/pytorch", 7, {"cause": "no_such_cause"})
+        with pytest.raises(ConvfailError, match=r"pytorch/pytorch#8: the app has no such issue"):
+            client.save("pytorch/pytorch", 8, {"cause": answers(0)["cause"]})
+        assert client.save("pytorch/pytorch", 7, answers(0))["complete"]
+    finally:
+        server.shutdown()
+        server.server_close()
+    with pytest.raises(ConvfailError, match="no label app answers at"):
+        LabelClient(url).save("pytorch/pytorch", 7, answers(0))
+    assert list(load_study("tiny").labels["alice"]["cause"]) == [answers(0)["cause"]]

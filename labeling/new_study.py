@@ -189,10 +189,10 @@ def converter_names(overrides: Mapping[str, str]) -> dict[str, str]:
 def check(
     candidates: Sequence[Candidate], converters: Mapping[str, str], records_folder: Path | None
 ) -> tuple[list[dict], list[str]]:
-    """Issue rows of the study, or one problem per duplicate or converter-less input line."""
+    """Issue rows of the study, and one problem per duplicate, converter-less or PR input line."""
     seen: dict[tuple[str, int], str] = {}
     rows, problems = [], []
-    mined = {}
+    mined: dict[str, dict[int, dict]] = {}
     for candidate in candidates:
         key = (candidate.repository.casefold(), candidate.number)
         if key in seen:
@@ -214,21 +214,22 @@ def check(
             mined[candidate.repository] = {
                 r["number"]: r for r in read_records(path, missing_ok=True)
             }
-        rows.append(_issue_row(candidate, converter, mined[candidate.repository]))
+        record = mined[candidate.repository].get(candidate.number) or {}
+        if record.get("retired") == PR_REASON:
+            problems.append(f"{candidate.where}: {PR_REASON} (the mined record says so)")
+            continue
+        rows.append(_issue_row(candidate, converter, record))
     return rows, problems
 
 
-def _issue_row(candidate: Candidate, converter: str, records: Mapping[int, dict]) -> dict:
-    record = records.get(candidate.number) or {}
-    if record.get("retired") == PR_REASON:
-        record = {}
-    created = (record.get("created_at") or "")[:10]
+def _issue_row(candidate: Candidate, converter: str, record: Mapping[str, object]) -> dict:
+    created = str(record.get("created_at") or "")[:10]
     return {
         "converter": converter,
         "repository": candidate.repository,
         "number": candidate.number,
         "url": f"https://github.com/{candidate.repository}/issues/{candidate.number}",
-        "title": record.get("title", ""),
+        "title": str(record.get("title") or ""),
         "in_sample": "true",
         "artifact_id": "",
         "pilot_artifact_id": "",

@@ -203,3 +203,19 @@ def test_study_name_becomes_a_folder_name(project: Path) -> None:
 
 def test_parse_numbers_keeps_order_and_ranges() -> None:
     assert parse_numbers("5, 1-3 ,9") == [5, 1, 2, 3, 9]
+
+
+def test_urls_of_numbers_the_records_call_pull_requests_are_refused(
+    project: Path, mined: Path, tmp_path: Path
+) -> None:
+    urls = tmp_path / "issues.txt"
+    urls.write_text(
+        "https://github.com/onnx/tensorflow-onnx/issues/3\n"
+        "https://github.com/onnx/tensorflow-onnx/issues/4\n"
+    )
+    message = failure(run("study", "new", "prs", "--from-urls", str(urls)))
+    assert f"{urls}:2: a pull request, not an issue (the mined record says so)" in message
+    urls.write_text("https://github.com/onnx/tensorflow-onnx/issues/3\n")
+    assert run("study", "new", "prs", "--from-urls", str(urls)).exit_code == 0
+    issue = load_study("prs").issues.iloc[0]
+    assert (issue["title"], issue["created_at"]) == ("Opset 3 conversion fails", "2025-04-02")

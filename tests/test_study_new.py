@@ -219,3 +219,15 @@ def test_urls_of_numbers_the_records_call_pull_requests_are_refused(
     assert run("study", "new", "prs", "--from-urls", str(urls)).exit_code == 0
     issue = load_study("prs").issues.iloc[0]
     assert (issue["title"], issue["created_at"]) == ("Opset 3 conversion fails", "2025-04-02")
+
+
+def test_source_date_epoch_makes_the_files_byte_identical(project: Path, tmp_path: Path) -> None:
+    urls = tmp_path / "issues.txt"
+    urls.write_text("https://github.com/pytorch/pytorch/issues/5\n")
+    args = ["study", "new", "again", "--from-urls", str(urls), "--replace"]
+    runner = CliRunner(env={"SOURCE_DATE_EPOCH": "1767225600"})
+    assert runner.invoke(cli, args).exit_code == 0
+    first = study_files(project, "again")
+    assert b"made_at: '2026-01-01T00:00:00Z'" in first["study.yaml"]
+    assert runner.invoke(cli, args).exit_code == 0
+    assert study_files(project, "again") == first

@@ -145,6 +145,11 @@ class Transport:
     ) -> None:
         if replay and archive is None:
             raise MiningError("replay needs an archive", "run once without --replay to record one")
+        if urlsplit(base_url).scheme not in ("http", "https") or not urlsplit(base_url).netloc:
+            raise MiningError(
+                f"not an API address: {base_url!r}",
+                "give --api-url (or CONVFAIL_GITHUB_API) as http(s)://host[:port][/path]",
+            )
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.archive = archive

@@ -303,6 +303,12 @@ def test_a_name_that_does_not_resolve_fails_at_once_in_one_line() -> None:
     assert "\n" not in str(info.value) and transport.stats.retries == 0
 
 
+@pytest.mark.parametrize("address", ["", "api.github.com", "ftp://example.org"])
+def test_an_address_that_is_not_http_is_one_line(address: str) -> None:
+    with pytest.raises(MiningError, match="not an API address"):
+        Transport(address, None)
+
+
 def test_a_refused_connection_is_retried_a_few_times_then_one_line() -> None:
     with socket.socket() as probe:  # a port nothing listens on: bound, never listening
         probe.bind(("127.0.0.1", 0))

@@ -31,6 +31,7 @@ ANALYSIS_MODULES = [
     "analysis.survey.artifacts",
     "analysis.outcomes.artifacts",
     "analysis.sequences.artifacts",
+    "analysis.conversions.artifacts",
 ]
 
 

@@ -19,6 +19,7 @@ from difftest.localize.cli import (
     localize_known_command,
     repair_command,
 )
+from difftest.matrix.cli import matrix_command, matrix_train_command
 from difftest.sources import model_names
 from difftest.synthetic import CATALOGUE
 
@@ -226,5 +227,7 @@ for command in (
     repair_command,
     localize_known_command,
     localize_eval_command,
+    matrix_command,
+    matrix_train_command,
 ):
     difftest.add_command(command)

@@ -205,7 +205,7 @@ HOPS: dict[str, Hop] = {
             "tflite",
             "litert-torch",
             needs=("litert_torch",),
-            why_missing="it needs typing_extensions<4.13: run `make matrix-envs`",
+            why_missing="its dependency xdsl needs typing_extensions<4.13, below the project's pin",
         ),
         TfliteToOnnxHop(
             "tflite-tf2onnx", "tflite", "onnx", "tf2onnx (TFLite reader)", needs=("tf2onnx",)

@@ -47,6 +47,8 @@ def read_results(name: str) -> list[dict]:
 
 
 def _check_config(name: str, config: dict, fresh: bool) -> None:
+    """Save the settings of a new matrix; refuse to resume one with other settings. Models
+    may be added on a resume (their units are new); images, threads and paths may not change."""
     folder = campaign_dir(name)
     path = folder / CONFIG
     if fresh and folder.exists():
@@ -54,12 +56,12 @@ def _check_config(name: str, config: dict, fresh: bool) -> None:
             file.unlink(missing_ok=True)
     if path.exists():
         earlier = yaml.safe_load(path.read_text())
-        if earlier != config:
+        if {**earlier, "models": None} != {**config, "models": None}:
             raise ConvfailError(
                 f"matrix {name!r} was started with other settings ({path})",
                 "resume with the same options, or pass --fresh to start again",
             )
-        return
+        config = {**config, "models": list(dict.fromkeys(earlier["models"] + config["models"]))}
     folder.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(config, sort_keys=False))
 

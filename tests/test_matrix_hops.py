@@ -89,6 +89,7 @@ def test_a_chained_path_is_recorded_hop_by_hop(tmp_path: Path):
     reference = tmp_path / "logits.npy"
     source = run_unit(TINY, make_path("keras", []), IMAGES, tmp_path, reference)
     assert source[0]["outcome"] == "success" and reference.exists()
+    assert source[0]["mirror_max_abs_diff"] < 1e-5
     path = make_path("keras", ["tflite-dynamic-int8", "tflite-tf2onnx"])
     records = run_unit(TINY, path, IMAGES, tmp_path, reference)
     by_runtime = {r["runtime"]: r for r in records}

@@ -6,6 +6,7 @@ run here (recorded as data, like a missing converter).
 from __future__ import annotations
 
 import importlib.util
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,13 +36,22 @@ class Runtime:
 
     def predict(self, artifact: Artifact, images_nchw: np.ndarray, threads: int = 1) -> np.ndarray:
         """Logits of every image: the model is loaded once, the images go in batches."""
+        return self.timed_predict(artifact, images_nchw, threads)[0]
+
+    def timed_predict(
+        self, artifact: Artifact, images_nchw: np.ndarray, threads: int = 1
+    ) -> tuple[np.ndarray, float, float]:
+        """Logits, and the seconds spent loading (compiling, for TVM) and running."""
         check_images(images_nchw, artifact.size)
+        started = time.perf_counter()
         run = self.load(artifact, threads)
+        loaded = time.perf_counter()
         images = images_nchw.transpose(0, 2, 3, 1) if artifact.layout == "nhwc" else images_nchw
         images = np.ascontiguousarray(images, dtype=np.float32)
-        return np.concatenate(
+        logits = np.concatenate(
             [np.asarray(run(images[i : i + BATCH])) for i in range(0, len(images), BATCH)]
         )
+        return logits, loaded - started, time.perf_counter() - loaded
 
 
 class TorchRuntime(Runtime):

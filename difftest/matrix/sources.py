@@ -7,8 +7,10 @@ untrained seeded model for the tests.
 
 from __future__ import annotations
 
+import numpy as np
+
 from difftest.matrix.hops import Artifact
-from difftest.matrix.keras_mirror import keras_mirror
+from difftest.matrix.keras_mirror import check_mirror, keras_mirror
 from difftest.matrix.torch_archs import ARCHITECTURES, TINY, TINY_SIZE, tiny_model
 from difftest.matrix.training import load_trained
 
@@ -25,4 +27,7 @@ def source_artifact(model: str, framework: str) -> Artifact:
     size = input_size(model)
     if framework == "torch":
         return Artifact("torch", "nchw", model=torch_model, size=size)
-    return Artifact("keras", "nhwc", model=keras_mirror(torch_model, size), size=size)
+    mirror = keras_mirror(torch_model, size)
+    probe = np.random.default_rng(0).standard_normal((4, 3, size, size)).astype(np.float32)
+    diff = check_mirror(torch_model, mirror, probe)
+    return Artifact("keras", "nhwc", model=mirror, size=size, info={"mirror_max_abs_diff": diff})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from convfail.errors import ConvfailError
@@ -58,7 +59,7 @@ def _accuracy(model, images, labels) -> float:
     return correct / len(labels)
 
 
-def train(arch: Architecture, threads: int, log=print) -> dict:
+def train(arch: Architecture, threads: int, log: Callable[[str], None] = print) -> dict:
     """Train ``arch`` from seed :data:`SEED`, save weights and card, return the card."""
     # torch is an optional extra; import on use
     import torch
@@ -109,7 +110,7 @@ def train(arch: Architecture, threads: int, log=print) -> dict:
     return card
 
 
-def train_all(names: list[str], threads: int, log=print) -> list[dict]:
+def train_all(names: list[str], threads: int, log: Callable[[str], None] = print) -> list[dict]:
     """Train every model of ``names`` that is not cached yet; return all their cards."""
     cards = []
     for name in names:

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup matrix-envs chromium reproduce test lint format bench import clean
+.PHONY: setup matrix-envs chromium reproduce lab test lint format bench import clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,13 @@ setup: $(STAMP)
 matrix-envs: setup
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,convert,tensorflow,matrix,tvm]'
 
-reproduce: setup  ## regenerate every table, figure and the report into paper_figures/
+reproduce: setup  ## regenerate every table, figure and the report into paper_figures/, and the notebooks as HTML
 	$(BIN)/convfail reproduce
+	$(BIN)/jupyter nbconvert --to html --execute --ExecutePreprocessor.timeout=600 \
+		--output-dir paper_figures/notebooks notebooks/*.ipynb
+
+lab: setup  ## open the theme notebooks in JupyterLab
+	$(BIN)/jupyter lab notebooks/
 
 import: setup  ## re-import the published artifact from ../shared/reference (byte-identical)
 	$(BIN)/convfail data import-artifact
@@ -46,4 +51,4 @@ bench: setup chromium  ## run the benchmarks under benchmarks/ and print their n
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) paper_figures/tables paper_figures/figures paper_figures/agreement paper_figures/REPORT.md paper_figures/reproduction.json
+	rm -rf $(VENV) paper_figures/tables paper_figures/figures paper_figures/agreement paper_figures/notebooks paper_figures/REPORT*.md paper_figures/reproduction*.json

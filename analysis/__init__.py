@@ -4,7 +4,8 @@ One package per theme of the paper, the shared machinery at the top:
 
 - :mod:`analysis.registry` — the artifact registry and what an artifact reads and returns
   (:class:`~analysis.registry.AnalysisContext`, :class:`~analysis.registry.ArtifactResult`,
-  :class:`~analysis.registry.Check`, :class:`~analysis.registry.Outcome`);
+  :class:`~analysis.registry.Check`, :class:`~analysis.registry.Outcome`); it lists each
+  theme's artifact ids, so building one artifact imports only its theme;
 - :mod:`analysis.runner` — build and write every artifact in a small pool of workers;
 - :mod:`analysis.report` — ``REPORT.md`` and ``reproduction.json``;
 - :mod:`analysis.published` — the paper's published numbers and their checks against ours;

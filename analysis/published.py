@@ -14,9 +14,11 @@ import pandas as pd
 import yaml
 
 from analysis.registry import Check
+from convfail.config import reject_unknown_keys
 from convfail.errors import DatasetError
 from convfail.paths import reference_data_dir
 
+ARTIFACT_KEYS = ("cells", "tolerance", "paper_ref")
 CELL_OPTIONS = {"value", "value_column", "tolerance", "expected", "reason"}
 
 
@@ -30,8 +32,10 @@ def _published(path: Path) -> dict:
 
 def published_cells(artifact_id: str, study: str = "issta24") -> tuple[list[dict], float, str]:
     """The published cells of an artifact, its tolerance and the paper reference."""
-    data = _published(reference_data_dir() / f"published_{study}.yaml")
+    path = reference_data_dir() / f"published_{study}.yaml"
+    data = _published(path)
     entry = (data.get("artifacts") or {}).get(artifact_id) or {}
+    reject_unknown_keys(entry, ARTIFACT_KEYS, path, artifact_id, DatasetError)
     return (
         list(entry.get("cells") or []),
         float(entry.get("tolerance", 0.0)),

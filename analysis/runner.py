@@ -41,12 +41,22 @@ def write_result(result: ArtifactResult, artifact_id: str, out: Path) -> list[Pa
     return files
 
 
+def build_or_skip(item: Artifact, ctx: AnalysisContext) -> ArtifactResult:
+    """Build an artifact, or say why not: a per-study artifact over a dimension the study did
+    not code (e.g. pilot raters coded no locations) is skipped, never a table of zeros."""
+    missing = ctx.uncoded(item.needs) if item.per_study else []
+    if missing:
+        reason = f"skipped: study '{ctx.study_name}' did not code {', '.join(missing)}"
+        return ArtifactResult(notes=[reason], skipped=reason)
+    return item.build(ctx)
+
+
 def _build_and_write(
     artifact_ids: list[str], ctx: AnalysisContext, out: Path
 ) -> dict[str, tuple[ArtifactResult, list[Path]]]:
     done = {}
     for artifact_id in artifact_ids:
-        result = REGISTRY[artifact_id].build(ctx)
+        result = build_or_skip(REGISTRY[artifact_id], ctx)
         done[artifact_id] = (replace(result, figures={}), write_result(result, artifact_id, out))
     return done
 
@@ -61,11 +71,14 @@ def run(
     out: Path,
     progress: bool = True,
     jobs: int | None = None,
+    report_suffix: str = "",
 ) -> list[Outcome]:
-    """Build and write each artifact, then the reproduction report; returns what was done."""
+    """Build and write each artifact, then the reproduction report (``REPORT<suffix>.md`` and
+    ``reproduction<suffix>.json``, see :func:`analysis.report.report_paths`); returns what was
+    done."""
     items = list(selected)
     if any(item.per_study for item in items):
-        ctx.study  # noqa: B018 - load and validate the study before any work starts
+        ctx.coded_dimensions  # noqa: B018 - load and validate the study before any work starts
     jobs = jobs or default_jobs()
     bar = tqdm(
         total=len(items), desc="artifacts", unit="artifact", disable=not progress, leave=False
@@ -87,5 +100,5 @@ def run(
                 bar.update(len(ids))
     bar.close()
     outcomes = [Outcome(item, *done[item.id]) for item in items]
-    write_report(ctx, outcomes, out)
+    write_report(ctx, outcomes, out, report_suffix)
     return outcomes

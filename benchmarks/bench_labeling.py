@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
+import os
 import random
 import shutil
 import statistics
@@ -31,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from convfail.codebook import load_codebook  # noqa: E402
 from convfail.dataset import csv_text, load_study  # noqa: E402
+from convfail.issue_records import record_path, write_records  # noqa: E402
 from convfail.records import ISSUE_COLUMNS  # noqa: E402
 from labeling.guard import RequestGuard  # noqa: E402
 from labeling.serve import start_server  # noqa: E402
@@ -91,18 +94,57 @@ def sentence(rng: random.Random, n: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(n))
 
 
-def body(rng: random.Random) -> str:
-    trace = "\n".join(
-        f'  File "conv_{i}.py", line {rng.randint(1, 900)}, in {rng.choice(WORDS)}'
-        for i in range(12)
+def traceback(rng: random.Random, frames: int) -> str:
+    lines = ["Traceback (most recent call last):"]
+    for i in range(frames):
+        module = rng.choice(["torch/onnx/utils.py", "torch/jit/_trace.py", "tf2onnx/tfonnx.py"])
+        lines.append(
+            f'  File "/usr/lib/python3.10/site-packages/{module}", line {rng.randint(1, 2000)}'
+            f", in {rng.choice(WORDS)}_{i}"
+        )
+        lines.append(f"    {rng.choice(WORDS)} = {rng.choice(WORDS)}({rng.choice(WORDS)}, dim={i})")
+    lines.append(f"RuntimeError: {sentence(rng, 14)}")
+    return "\n".join(lines)
+
+
+def section(rng: random.Random, repo: str) -> str:
+    """One piece of a real-looking issue: prose with references, code, a log, a table, a list."""
+    kind = rng.choice(["prose", "code", "trace", "details", "list", "table"])
+    if kind == "prose":
+        return (
+            f"{sentence(rng, 40)} see #{rng.randint(1, 99999)} and {repo}#{rng.randint(1, 99999)}, "
+            f"cc @user{rng.randint(1, 99)}; ~~{sentence(rng, 3)}~~ "
+            f"https://github.com/{repo}/pull/{rng.randint(1, 99999)}. {sentence(rng, 30)}"
+        )
+    if kind == "code":
+        body = "\n".join(
+            f"x{i} = torch.{rng.choice(WORDS)}(x{i - 1}, {rng.randint(0, 9)})" for i in range(30)
+        )
+        return f"```python\nimport torch\n{body}\ntorch.onnx.export(model, x0, 'm.onnx')\n```"
+    if kind == "trace":
+        return f"```\n{traceback(rng, rng.randint(10, 40))}\n```"
+    if kind == "details":
+        log = "\n".join(
+            f"[W shape_inference.cpp:{rng.randint(1, 999)}] {sentence(rng, 12)}" for _ in range(40)
+        )
+        return f"<details><summary>full log</summary>\n\n```\n{log}\n```\n</details>"
+    if kind == "list":
+        return "\n".join(f"- [{rng.choice(' x')}] {sentence(rng, 10)}" for _ in range(8))
+    rows = "\n".join(
+        f"| {rng.choice(WORDS)} | {rng.randint(7, 18)} | {rng.choice(WORDS)} |" for _ in range(10)
     )
-    return (
-        f"## Bug\n\n{sentence(rng, 60)}\n\n```python\nimport torch\nmodel = {rng.choice(WORDS)}()\n"
-        f"torch.onnx.export(model, x, 'm.onnx', opset_version={rng.randint(7, 18)})\n```\n\n"
-        f"```\nTraceback (most recent call last):\n{trace}\n"
-        f"RuntimeError: {sentence(rng, 12)}\n```\n\n"
-        f"- {sentence(rng, 10)}\n- {sentence(rng, 10)}\n\n**Environment**: {sentence(rng, 15)}\n"
-    )
+    return f"| op | opset | status |\n|---|---|---|\n{rows}"
+
+
+def body(rng: random.Random, repo: str) -> str:
+    """A Markdown body of lognormal size, median about 45 KB (real converter issues paste logs)."""
+    target = int(rng.lognormvariate(math.log(44_000), 0.6))
+    parts = [f"## Bug\n\n{sentence(rng, 60)}"]
+    size = len(parts[0])
+    while size < target:
+        parts.append(section(rng, repo))
+        size += len(parts[-1]) + 2
+    return "\n\n".join(parts)
 
 
 def make_project(root: Path, issues: int, codebook) -> None:
@@ -130,7 +172,7 @@ def make_project(root: Path, issues: int, codebook) -> None:
             {
                 "author": {"login": f"user{k}"},
                 "created_at": f"2023-01-0{k + 1}",
-                "body": sentence(rng, 40),
+                "body": f"{sentence(rng, 40)}\n\n```\n{traceback(rng, 8)}\n```",
             }
             for k in range(3)
         ]
@@ -138,7 +180,7 @@ def make_project(root: Path, issues: int, codebook) -> None:
             {
                 "number": number,
                 "title": title,
-                "body": body(rng),
+                "body": body(rng, repo),
                 "comments": comments,
                 "state": "closed",
             }
@@ -148,8 +190,7 @@ def make_project(root: Path, issues: int, codebook) -> None:
         csv_text(frame, ISSUE_COLUMNS), encoding="utf-8"
     )
     for repo, items in records.items():
-        path = root / "data" / "issues" / f"{repo.replace('/', '__')}.jsonl"
-        path.write_text("".join(json.dumps(r) + "\n" for r in items), encoding="utf-8")
+        write_records(record_path(repo, root / "data" / "issues"), items)
     store = LabelStore(root / "data" / "studies" / "bench", "bench", codebook)
     labels = []
     for row in rows[::2]:
@@ -208,16 +249,22 @@ def navigate_in_app(page, steps: int, url: str) -> tuple[list[float], list[float
     return times, inside
 
 
-def full_page_loads(page, steps: int, base: str, url: str) -> list[float]:
-    """The same walk with a full page load per issue (``load`` event)."""
+NAVIGATION_TIMING = """() => { const n = performance.getEntriesByType('navigation')[0];
+  return [n.responseEnd - n.requestStart, n.domContentLoadedEventEnd, n.loadEventEnd]; }"""
+
+
+def full_page_loads(page, steps: int, base: str, url: str) -> tuple[list[float], list[list[float]]]:
+    """The same walk with a full page load per issue (``load`` event), and the browser's own
+    navigation timing of each: request to last byte, DOM ready, load done."""
     page.goto(url)
-    times = []
+    times, timings = [], []
     for _ in range(steps):
         following = page.get_attribute("body", "data-next")
         start = time.perf_counter()
         page.goto(base + following)
         times.append((time.perf_counter() - start) * 1000)
-    return times
+        timings.append(page.evaluate(NAVIGATION_TIMING))
+    return times, timings
 
 
 def main() -> None:
@@ -249,7 +296,14 @@ def main() -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         base = f"http://127.0.0.1:{server.server_port}"
         first = session.issues[0]
-        results = {"issues": args.issues, "steps": args.steps}
+        sizes = sorted(len(t.body or "") for t in session.issues)
+        results = {
+            "issues": args.issues,
+            "steps": args.steps,
+            "body_kb_median": round(statistics.median(sizes) / 1000, 1),
+            "body_kb_p95": round(sizes[int(0.95 * (len(sizes) - 1))] / 1000, 1),
+            "load_average_at_start": round(os.getloadavg()[0], 2),
+        }
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
                 executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
@@ -262,7 +316,10 @@ def main() -> None:
             results["next_in_app_browser_measure"] = summary(inside)
             wall, inside = navigate_in_app(page, args.steps, start_url + "?filter=unlabelled")
             results["next_in_app_unlabelled_filter"] = summary(wall)
-            results["full_page_load"] = summary(full_page_loads(page, args.steps, base, start_url))
+            wall, timings = full_page_loads(page, args.steps, base, start_url)
+            results["full_page_load"] = summary(wall)
+            for i, name in enumerate(("response", "dom_ready", "load_event")):
+                results[f"full_page_load_browser_{name}"] = summary([t[i] for t in timings])
             saves = []
             page.goto(start_url)
             for i in range(50):
@@ -280,13 +337,15 @@ def main() -> None:
             browser.close()
         server.shutdown()
         service.close()
+    results["load_average_at_end"] = round(os.getloadavg()[0], 2)
     print(json.dumps(results, indent=2))
     out = ROOT / "benchmarks" / "results" / "bench_labeling.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    median = results["next_in_app"]["median_ms"]
-    verdict = "meets" if median < 100 else "MISSES"
-    print(f"page-to-page navigation median {median} ms: {verdict} the 100 ms target")
+    for name in ("next_in_app", "full_page_load"):
+        p95 = results[name]["p95_ms"]
+        verdict = "meets" if p95 < 100 else "MISSES"
+        print(f"{name} p95 {p95} ms: {verdict} the 100 ms target")
 
 
 if __name__ == "__main__":

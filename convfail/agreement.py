@@ -1,8 +1,11 @@
 """Inter-rater agreement statistics over label frames (shared by labeling and analysis).
 
-Agreement is computed on the issues both raters coded, per dimension. An empty label counts as
-a category of its own ("none"), so a sub-cause one rater gave and the other did not is a
-disagreement rather than a silently dropped pair.
+Agreement is computed per dimension on the issues the raters coded. One policy for blank answers
+holds for every statistic here, kappa, percent agreement and alpha alike (:data:`BLANK_POLICY`):
+a blank is "not coded", never a category. Counting it as a category would let two raters who
+both skipped a sub-cause "agree", and would make kappa and alpha disagree on the same data. The
+issues left out because of a blank are counted (:func:`blank_pairs`), so a sub-cause one rater
+gave and the other did not stays visible instead of silently vanishing.
 """
 
 from __future__ import annotations
@@ -11,20 +14,36 @@ import math
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import cohen_kappa_score
 
 from convfail.records import ISSUE_KEY
 
-NONE = "none"
+BLANK_POLICY = (
+    "Blank answers count as not coded, for kappa, percent agreement and alpha alike: an issue "
+    "enters a dimension's kappa and percent agreement only where both raters gave a value, and "
+    "its alpha where at least two raters did; the issues left out for a blank are counted "
+    "(column 'blank')."
+)
 
 
-def paired(left: pd.DataFrame, right: pd.DataFrame, dimension: str) -> pd.DataFrame:
-    """The two raters' values of ``dimension`` on the issues both coded (columns ``a``, ``b``)."""
+def _all_pairs(left: pd.DataFrame, right: pd.DataFrame, dimension: str) -> pd.DataFrame:
     a = left[[*ISSUE_KEY, dimension]].rename(columns={dimension: "a"})
     b = right[[*ISSUE_KEY, dimension]].rename(columns={dimension: "b"})
     both = a.merge(b, on=ISSUE_KEY, how="inner", validate="one_to_one")
-    both[["a", "b"]] = both[["a", "b"]].replace("", NONE)
     return both.sort_values(ISSUE_KEY).reset_index(drop=True)
+
+
+def paired(left: pd.DataFrame, right: pd.DataFrame, dimension: str) -> pd.DataFrame:
+    """The two raters' values of ``dimension`` (columns ``a``, ``b``) on the issues both of them
+    coded with a value: a blank is not coded (:data:`BLANK_POLICY`)."""
+    both = _all_pairs(left, right, dimension)
+    coded = both[(both["a"] != "") & (both["b"] != "")]
+    return coded.reset_index(drop=True)
+
+
+def blank_pairs(left: pd.DataFrame, right: pd.DataFrame, dimension: str) -> pd.DataFrame:
+    """The issues both raters labelled where one or both left ``dimension`` blank."""
+    both = _all_pairs(left, right, dimension)
+    return both[(both["a"] == "") | (both["b"] == "")].reset_index(drop=True)
 
 
 def cohen_kappa(a: pd.Series, b: pd.Series) -> float:
@@ -33,6 +52,9 @@ def cohen_kappa(a: pd.Series, b: pd.Series) -> float:
         return math.nan
     if a.nunique() == 1 and b.nunique() == 1 and a.iloc[0] == b.iloc[0]:
         return 1.0
+    # sklearn takes over a second to import; only the agreement artifacts and commands need it.
+    from sklearn.metrics import cohen_kappa_score
+
     return float(cohen_kappa_score(a.astype(str), b.astype(str)))
 
 

@@ -5,10 +5,12 @@ restates the format: both go through this module.
 
 - ``campaign.yaml`` (:data:`CONFIG_FILE`): what the campaign tests (written by difftest).
 - ``results.jsonl`` (:data:`RESULTS_FILE`): one JSON object a line, one line per job, keys
-  :data:`RESULT_KEYS`, ``outcome`` one of :data:`OUTCOMES`. ``comparison.mismatch`` maps a
-  tolerance key (:func:`tolerance_key`) to the verdict at that tolerance. While a campaign runs,
-  lines are appended, so a killed campaign can leave a *torn* last line (no newline or
-  unparseable); a finished campaign is rewritten sorted by key.
+  :data:`RESULT_KEYS`, ``outcome`` one of :data:`OUTCOMES`, judged under the campaign's verdict
+  policy (``policy``). ``comparison.differences`` keeps the raw differences (see
+  :mod:`convfail.verdicts`), so :func:`convfail.verdicts.verdict` re-judges a record under any
+  policy without re-running it. While a campaign runs, lines are appended, so a killed campaign
+  can leave a *torn* last line (no newline or unparseable); a finished campaign is rewritten
+  sorted by key.
 - ``graphs/<name>.json`` (:data:`GRAPHS_DIR`): the structure of a converted graph, schema
   :data:`GRAPH_SCHEMA`; a reader refuses any other version rather than misreading it.
 
@@ -25,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from convfail.dataset import atomic_write_text
+from convfail.atomic import atomic_write_text
 from convfail.errors import DatasetError
 
 CONFIG_FILE = "campaign.yaml"
@@ -38,6 +40,7 @@ CONVERSION_FAILURE = "conversion_failure"
 ORT_LOAD_FAILURE = "ort_load_failure"
 ORT_INFERENCE_FAILURE = "ort_inference_failure"
 MISMATCH = "mismatch"
+NONFINITE_MISMATCH = "nonfinite_mismatch"
 SUCCESS = "success"
 HANG = "hang"
 CRASH = "crash"
@@ -50,11 +53,13 @@ OUTCOMES = (
     ORT_LOAD_FAILURE,
     ORT_INFERENCE_FAILURE,
     MISMATCH,
+    NONFINITE_MISMATCH,
     SUCCESS,
     HANG,
     CRASH,
 )
-RAN = (MISMATCH, SUCCESS)  # both runtimes produced outputs that were compared
+# both runtimes produced outputs that were compared; a policy re-judges between these three
+RAN = (MISMATCH, NONFINITE_MISMATCH, SUCCESS)
 
 RESULT_KEYS = (
     "key",
@@ -69,7 +74,7 @@ RESULT_KEYS = (
     "seed",
     "nodes",
     "n_inputs",
-    "tolerance",
+    "policy",
     "outcome",
     "stage",
     "error_type",
@@ -83,7 +88,8 @@ RESULT_KEYS = (
 
 
 def tolerance_key(tolerance: float) -> str:
-    """The key of a tolerance in ``comparison.mismatch``: ``1e-07``, ``0.001``.
+    """The key of a tolerance in ``comparison.mismatch`` of imported published records (which
+    have no raw differences): ``1e-07``, ``0.001``.
 
     ``repr`` of the float, so ``1e-3`` given as text, an int-free literal or a parsed YAML value
     all give the same key.

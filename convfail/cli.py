@@ -16,8 +16,8 @@ import click
 from convfail import __version__
 from convfail.codebook import load_codebook
 from convfail.errors import ConvfailError
-from convfail.importers import ImportContext, registered_importers
-from convfail.paths import artifact_dir, codebook_path, data_dir, shared_reference_dir
+from convfail.importers import import_artifact_data
+from convfail.paths import codebook_path, data_dir
 
 COMMAND_GROUP = "convfail.commands"
 
@@ -73,39 +73,10 @@ def import_artifact(path: Path | None, created_dates: Path | None, only: tuple[s
     PATH defaults to ../shared/reference/issta24-artifact. The import is deterministic: running it
     twice writes byte-identical files. A malformed input stops it before anything is written.
     """
-    artifact = path or artifact_dir()
-    if not artifact.is_dir():
-        raise ConvfailError(
-            f"artifact folder not found: {artifact}",
-            "pass the path of a checkout of the issta24 artifact",
-        )
-    if created_dates is None:
-        default_dates = shared_reference_dir() / "issue-created-dates.csv"
-        sibling = artifact.parent / "issue-created-dates.csv"
-        created_dates = sibling if sibling.is_file() else default_dates
-    if not created_dates.is_file():
-        raise ConvfailError(
-            f"creation-date file not found: {created_dates}", "pass --created-dates"
-        )
-    importers = registered_importers()
-    unknown = [name for name in only if name not in importers]
-    if unknown:
-        raise ConvfailError(
-            f"unknown importer(s): {', '.join(unknown)}", f"choose from: {', '.join(importers)}"
-        )
-    ctx = ImportContext(
-        artifact=artifact.resolve(),
-        data_dir=data_dir(),
-        codebook=load_codebook(),
-        created_dates=created_dates.resolve(),
-    )
-    for name, importer in importers.items():
-        if only and name not in only:
-            continue
-        written = importer(ctx)
+    for name, written in import_artifact_data(path, created_dates, only):
         click.echo(f"{name}: wrote {len(written)} file(s)")
         for file in written:
-            click.echo(f"  {file.relative_to(ctx.data_dir.parent)}")
+            click.echo(f"  {file.relative_to(data_dir().parent)}")
 
 
 @cli.group()

@@ -9,8 +9,6 @@ target, so a killed process leaves either the old or the new file, never half of
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from convfail.atomic import atomic_write_text
 from convfail.codebook import Codebook
 from convfail.config import reject_unknown_keys
 from convfail.errors import DatasetError, StudyNotFoundError
@@ -32,22 +31,6 @@ from convfail.records import (
 
 FINAL_RATER = "final"
 MINED_FILE = "mined.csv"
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` in one step (temporary file, fsync, rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def csv_text(frame: pd.DataFrame, columns: list[str] | None = None) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 from convfail.errors import ConvfailError
 
 STUDIES = "studies"
+ISSUES = "issues"
 LABELS = "labels"
 SURVEY = "survey"
 
@@ -37,6 +38,11 @@ def project_root() -> Path:
 
 def data_dir() -> Path:
     return project_root() / "data"
+
+
+def issues_dir() -> Path:
+    """The mined issue records, one JSONL file per repository (see ``convfail.issue_records``)."""
+    return data_dir() / ISSUES
 
 
 def studies_dir() -> Path:

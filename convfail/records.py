@@ -35,6 +35,7 @@ STUDY_SETTINGS_KEYS = (
     "raters",
     "source",
     "sampling",
+    "provenance",
 )
 
 LABEL_DIMENSIONS = ["location", "symptom", "cause", "subcause"]

@@ -28,6 +28,7 @@ from pathlib import Path
 import yaml
 from tqdm import tqdm
 
+from convfail.atomic import atomic_write_text
 from convfail.campaign_files import (
     CONFIG_FILE,
     CONVERSION_FAILURE,
@@ -35,9 +36,11 @@ from convfail.campaign_files import (
     GRAPHS_DIR,
     HANG,
     MISMATCH,
+    NONFINITE_MISMATCH,
     ORT_INFERENCE_FAILURE,
     ORT_LOAD_FAILURE,
     OUTCOMES,
+    RAN,
     RESULTS_FILE,
     SOURCE_FAILURE,
     SUCCESS,
@@ -47,10 +50,9 @@ from convfail.campaign_files import (
     write_results,
 )
 from convfail.config import ConfigError, reject_unknown_keys
-from convfail.dataset import atomic_write_text
 from convfail.errors import ConvfailError
 from convfail.paths import campaign_cache_dir, campaign_dir, campaign_onnx_dir
-from difftest.compare import DEFAULT_TOLERANCE
+from convfail.verdicts import DEFAULT, PAPER, Policy, parse_policy, rejudgeable, verdict
 from difftest.converters import CONVERTERS
 from difftest.isolation import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, run_isolated
 from difftest.jobs import Job
@@ -62,6 +64,7 @@ SHORT = {
     ORT_LOAD_FAILURE: "load",
     ORT_INFERENCE_FAILURE: "infer",
     MISMATCH: "mism",
+    NONFINITE_MISMATCH: "nonfin",
     SUCCESS: "ok",
     HANG: "hang",
     CRASH: "crash",
@@ -77,7 +80,7 @@ PLAN_FIELDS = (
     "seed",
     "opset",
     "n_inputs",
-    "tolerance",
+    "policy",
 )
 
 
@@ -95,7 +98,7 @@ class CampaignConfig:
     seed: int = 0
     opset: int = 17
     n_inputs: int = 10
-    tolerance: float = DEFAULT_TOLERANCE
+    policy: str = DEFAULT
     timeout_s: float = DEFAULT_TIMEOUT_S
     memory_mb: int = DEFAULT_MEMORY_MB
 
@@ -110,6 +113,7 @@ class CampaignConfig:
             raise ConvfailError(
                 f"unknown model source {self.source!r}", "choose synthetic, zoo or probe"
             )
+        self.policy = parse_policy(self.policy).name
         if self.source != "synthetic" and not self.models:
             raise ConvfailError(f"a {self.source} campaign needs model names", "pass --model NAME")
 
@@ -146,7 +150,7 @@ def plan(config: CampaignConfig) -> list[Job]:
         campaign=config.name,
         opset=config.opset,
         n_inputs=config.n_inputs,
-        tolerance=config.tolerance,
+        policy=config.policy,
         onnx_dir=str(campaign_onnx_dir(config.name)),
         graph_dir=str(campaign_dir(config.name) / GRAPHS_DIR),
     )
@@ -306,26 +310,40 @@ def run_campaign(
 
 @dataclass(frozen=True)
 class CampaignStatus:
-    """What ``status`` shows: outcome counts per converter and the unique errors, read from the
-    results file without changing it (a torn last line is left out and flagged)."""
+    """What ``status`` shows, read from the results file without changing it (a torn last line
+    is left out and flagged): outcome counts per converter under ``policy``, the unique errors,
+    the keys of every record by outcome, and how many records could not be re-judged."""
 
     path: Path
+    policy: Policy
     by_converter: dict[str, Counter]
     signatures: Counter
+    keys: dict[str, list[str]]
     torn_tail: bool
+    not_rejudged: int
 
 
-def campaign_status(campaign: str) -> CampaignStatus:
-    """The status of ``campaign``; an error when it has no results yet."""
+def campaign_status(campaign: str, policy: Policy | None = None) -> CampaignStatus:
+    """The status of ``campaign`` under ``policy`` (the campaign's own when None); an error when
+    it has no results yet."""
     path = campaign_dir(campaign) / RESULTS_FILE
     results = read_results(path)
     if not results.records:
         raise ConvfailError(f"no results for campaign {campaign!r} at {path}", "run it first")
+    if policy is None:
+        saved = results.records[0].get("policy") or DEFAULT
+        policy = parse_policy(saved if saved in (DEFAULT, PAPER) or "," in saved else DEFAULT)
     by_converter: dict[str, Counter] = {}
+    keys: dict[str, list[str]] = {}
     for r in results.records:
-        by_converter.setdefault(r["converter"], Counter())[r["outcome"]] += 1
+        outcome = verdict(r, policy)
+        by_converter.setdefault(r["converter"], Counter())[outcome] += 1
+        keys.setdefault(outcome, []).append(r["key"])
+    not_rejudged = sum(r["outcome"] in RAN and not rejudgeable(r) for r in results.records)
     signatures = Counter(r["signature"] for r in results.records if r["signature"])
-    return CampaignStatus(path, by_converter, signatures, results.torn_tail)
+    return CampaignStatus(
+        path, policy, by_converter, signatures, keys, results.torn_tail, not_rejudged
+    )
 
 
 def short_counts(counts: Counter) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 
 import click
@@ -9,17 +10,11 @@ import click
 from convfail.campaign_files import CONFIG_FILE, OUTCOMES, RESULTS_FILE
 from convfail.errors import ConvfailError
 from convfail.paths import campaign_dir
+from convfail.verdicts import parse_policy
+from difftest import quiet
 from difftest.campaign import CampaignConfig, campaign_status, run_campaign, short_counts
-from difftest.compare import DEFAULT_TOLERANCE
 from difftest.converters import CONVERTERS
 from difftest.isolation import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S
-from difftest.localize.cli import (
-    localize_command,
-    localize_eval_command,
-    localize_known_command,
-    repair_command,
-)
-from difftest.matrix.cli import matrix_command, matrix_train_command
 from difftest.sources import model_names
 from difftest.synthetic import CATALOGUE
 
@@ -45,13 +40,71 @@ def _workers_default() -> int:
     return max(1, len(os.sched_getaffinity(0)))
 
 
-@click.group()
-def difftest() -> None:
+# the localize and matrix commands pull numpy-heavy modules, plotting and the frameworks:
+# imported only when one runs. name -> (module, attribute, one-line help)
+LOCALIZE_CLI = "difftest.localize.cli"
+MATRIX_CLI = "difftest.matrix.cli"
+LAZY_COMMANDS = {
+    "localize": (
+        LOCALIZE_CLI,
+        "localize_command",
+        "Find where a converted model starts to differ, and why.",
+    ),
+    "repair": (LOCALIZE_CLI, "repair_command", "Localize, then fix the converted model."),
+    "localize-known": (
+        LOCALIZE_CLI,
+        "localize_known_command",
+        "Localize the documented converter faults.",
+    ),
+    "localize-eval": (
+        LOCALIZE_CLI,
+        "localize_eval_command",
+        "Evaluate the localizer on injected faults.",
+    ),
+    "matrix": (
+        MATRIX_CLI,
+        "matrix_command",
+        "Convert image classifiers between frameworks; label discrepancy per path.",
+    ),
+    "matrix-train": (MATRIX_CLI, "matrix_train_command", "Train the matrix's models once."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose :data:`LAZY_COMMANDS` are imported when run, not when the group loads, so
+    that ``list``, ``status`` and ``--help`` start fast."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in LAZY_COMMANDS and name not in self.commands:
+            module, attribute, _ = LAZY_COMMANDS[name]
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
+        return super().get_command(ctx, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, LAZY_COMMANDS[name][2]) for name in LAZY_COMMANDS]
+        rows += [
+            (name, command.get_short_help_str(formatter.width))
+            for name, command in self.commands.items()
+            if name not in LAZY_COMMANDS
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(sorted(rows))
+
+
+@click.group(cls=LazyGroup)
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Show TensorFlow, absl, tf2onnx and exporter logs."
+)
+def difftest(verbose: bool) -> None:
     """Differential testing of converters: convert, run in ONNX Runtime, compare, classify.
 
     Results go to data/difftest/<campaign>/results.jsonl (plus graphs/ with the structure of
     every converted model); ONNX files to .cache/difftest/<campaign>/onnx/.
     """
+    quiet.configure(verbose)
 
 
 @difftest.command("run")
@@ -84,10 +137,11 @@ def difftest() -> None:
     "--inputs", "n_inputs", default=10, show_default=True, help="Random inputs per model."
 )
 @click.option(
-    "--tolerance",
-    default=DEFAULT_TOLERANCE,
+    "--policy",
+    default="default",
     show_default=True,
-    help="Max absolute difference allowed (1e-3 is always reported too).",
+    help="Verdict policy: default (dtype-aware allclose), paper (rtol 1e-3, atol 1e-7) or "
+    "RTOL,ATOL. Raw differences are kept, so `status --policy` re-judges later.",
 )
 @click.option(
     "--timeout",
@@ -116,7 +170,7 @@ def run(
     seed: int,
     opset: int,
     n_inputs: int,
-    tolerance: float,
+    policy: str,
     timeout_s: float,
     memory_mb: int,
     workers: int | None,
@@ -142,7 +196,7 @@ def run(
         seed=seed,
         opset=opset,
         n_inputs=n_inputs,
-        tolerance=tolerance,
+        policy=policy,
         timeout_s=timeout_s,
         memory_mb=memory_mb,
     )
@@ -153,15 +207,19 @@ def run(
 @click.argument("campaign")
 @click.option("--workers", type=int, default=None, help="Parallel models [default: CPU count].")
 @click.option("--scheduler", help="Dask scheduler address; default: local pool.")
-def resume(campaign: str, workers: int | None, scheduler: str | None) -> None:
-    """Continue CAMPAIGN with the settings saved in its campaign.yaml."""
+@click.option("--limit", type=int, help="Run at most this many pending models, then stop.")
+def resume(campaign: str, workers: int | None, scheduler: str | None, limit: int | None) -> None:
+    """Continue CAMPAIGN with the settings saved in its campaign.yaml.
+
+    The only command that changes a results file it did not just write: a torn last line (a run
+    killed while writing it) is cut off, after saying so, and its model runs again."""
     saved = campaign_dir(campaign) / CONFIG_FILE
     if not saved.is_file():
         raise ConvfailError(
             f"no campaign named {campaign!r} ({saved} is missing)",
             "start it with `convfail difftest run`",
         )
-    _execute(CampaignConfig.read(campaign), workers, scheduler, False, None)
+    _execute(CampaignConfig.read(campaign), workers, scheduler, False, limit)
 
 
 def _execute(
@@ -185,14 +243,48 @@ def _execute(
 @difftest.command("status")
 @click.argument("campaign")
 @click.option("--top", default=10, show_default=True, help="How many unique errors to list.")
-def status(campaign: str, top: int) -> None:
-    """Outcome counts of CAMPAIGN per converter, and its most frequent unique errors."""
-    summary = campaign_status(campaign)
+@click.option(
+    "--policy",
+    help="Re-judge every compared record under this policy: default, paper or RTOL,ATOL "
+    "[default: the campaign's].",
+)
+@click.option(
+    "--outcome",
+    "outcomes",
+    multiple=True,
+    type=click.Choice(OUTCOMES),
+    help="With --keys: only records with this outcome (under --policy), repeatable.",
+)
+@click.option("--keys", is_flag=True, help="Print only the matching record keys, one a line.")
+def status(
+    campaign: str, top: int, policy: str | None, outcomes: tuple[str, ...], keys: bool
+) -> None:
+    """Outcome counts of CAMPAIGN per converter, and its most frequent unique errors.
+
+    Reads the results file and never changes it.
+
+    \b
+    Examples:
+      convfail difftest status fresh-synthetic --policy paper
+      convfail difftest status fresh-synthetic --outcome mismatch --keys
+    """
+    summary = campaign_status(campaign, parse_policy(policy) if policy else None)
     if summary.torn_tail:
         click.echo(
             f"{summary.path}: the last line is torn and left out; "
             f"`convfail difftest resume {campaign}` cuts it off",
             err=True,
+        )
+    if keys:
+        for outcome in outcomes or OUTCOMES:
+            for key in summary.keys.get(outcome, []):
+                click.echo(key)
+        return
+    click.echo(f"policy: {summary.policy.describe()}")
+    if summary.not_rejudged:
+        click.echo(
+            f"  {summary.not_rejudged} compared record(s) have no raw differences "
+            "(imported or older results) and keep their recorded verdict"
         )
     click.echo(f"{'converter':<20}" + "".join(f"{o[:12]:>13}" for o in OUTCOMES) + f"{'total':>8}")
     for conv, counts in sorted(summary.by_converter.items()):
@@ -215,19 +307,5 @@ def list_things() -> None:
     click.echo(f"synthetic operators ({len(CATALOGUE)}): {', '.join(CATALOGUE)}")
     for source in ("zoo", "probe"):
         for framework in ("torch", "tensorflow"):
-            try:
-                names = model_names(source, framework)
-            except ImportError:
-                names = ["(framework not installed)"]
-            click.echo(f"{source} [{framework}]: {', '.join(names)}")
-
-
-for command in (
-    localize_command,
-    repair_command,
-    localize_known_command,
-    localize_eval_command,
-    matrix_command,
-    matrix_train_command,
-):
-    difftest.add_command(command)
+            names = ", ".join(model_names(source, framework))
+            click.echo(f"{source} [{framework}]: {names}")

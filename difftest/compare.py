@@ -1,17 +1,17 @@
-"""Compare source and converted outputs: differences, mismatched share, NaN/Inf made explicit.
+"""Compare source and converted outputs: raw differences, NaN/Inf made explicit, a verdict.
 
-Rules (the paper only said "maximum absolute difference above 1e-7"):
+The verdict rule and the policies are :mod:`convfail.verdicts` (shared with every reader); this
+module measures what they need, output by output:
 
 - outputs are paired by position; a different count, shape or dtype kind is a mismatch by itself
   (``structure`` names which);
-- an element pair is *equal* when both are NaN, or both are the same infinity; it is a
-  *non-finite mismatch* when exactly one side is NaN, or the sides are different infinities or
-  one infinite and one finite. Non-finite mismatches count as mismatched at every tolerance;
-- on finite pairs, ``abs = |converted - source|`` and ``rel = abs / |source|`` (pairs whose
-  source value is 0 are left out of the relative difference, which would be infinite or
-  undefined there); an element mismatches when ``abs > tolerance``;
-- a model mismatches at a tolerance when any element of any input mismatches; the result is
-  reported at the campaign tolerance and always at :data:`REPORT_TOLERANCES` too.
+- an element pair is a *non-finite match* when both are NaN or both the same infinity, a
+  *non-finite mismatch* when otherwise either side is NaN or infinite;
+- on finite pairs, ``abs = |converted - source|``; ``max_rel_diff`` leaves out pairs whose source
+  value is 0 (the ratio is undefined there); the non-dominated ``[abs, |source|]`` pairs per
+  source dtype are kept as ``differences``, which decide any allclose policy exactly;
+- ``mismatched_share``: the share of elements the campaign policy, ``default`` and ``paper``
+  each reject (non-finite mismatches count).
 """
 
 from __future__ import annotations
@@ -21,24 +21,36 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from convfail.campaign_files import tolerance_key
+from convfail.verdicts import DEFAULT, PAPER, Policy, judge, parse_policy
 
-DEFAULT_TOLERANCE = 1e-7
-REPORT_TOLERANCES = (1e-7, 1e-3)
+
+def frontier(diff: np.ndarray, magnitude: np.ndarray) -> np.ndarray:
+    """The ``[diff, magnitude]`` rows no other row dominates (larger diff at no larger magnitude);
+    rows with a zero difference, which no policy rejects, are dropped."""
+    keep = diff > 0
+    diff, magnitude = diff[keep], magnitude[keep]
+    if not diff.size:
+        return np.empty((0, 2))
+    order = np.lexsort((-diff, magnitude))
+    d, m = diff[order], magnitude[order]
+    before = np.concatenate(([-np.inf], np.maximum.accumulate(d)[:-1]))
+    top = d > before
+    return np.column_stack((d[top], m[top]))
 
 
 @dataclass
 class Comparison:
     """Differences accumulated over every output of every input."""
 
-    tolerances: tuple[float, ...]
+    policies: tuple[Policy, ...]
     elements: int = 0
     max_abs_diff: float = 0.0
     max_rel_diff: float = 0.0
     nonfinite_mismatches: int = 0
     nonfinite_matches: int = 0
     structure: str = ""  # "" when counts, shapes and dtypes agree
-    mismatched: dict[float, int] = field(default_factory=dict)
+    differences: dict[str, np.ndarray] = field(default_factory=dict)
+    rejected: dict[str, int] = field(default_factory=dict)
 
     def add(self, expected: list[np.ndarray], actual: list[np.ndarray]) -> None:
         """Fold in the outputs of one input."""
@@ -55,36 +67,44 @@ class Comparison:
             if _kind(e) != _kind(a):
                 self.structure = self.structure or f"output {i} dtype {e.dtype} vs {a.dtype}"
                 continue
-            self._add_pair(e.astype(np.float64).ravel(), a.astype(np.float64).ravel())
+            self._add_pair(e.dtype.name, e.astype(np.float64).ravel(), a.astype(np.float64).ravel())
 
-    def _add_pair(self, e: np.ndarray, a: np.ndarray) -> None:
+    def _add_pair(self, dtype: str, e: np.ndarray, a: np.ndarray) -> None:
         self.elements += e.size
         finite = np.isfinite(e) & np.isfinite(a)
         same_nonfinite = (np.isnan(e) & np.isnan(a)) | (np.isinf(e) & np.isinf(a) & (e == a))
-        bad = ~finite & ~same_nonfinite
+        bad = int((~finite & ~same_nonfinite).sum())
         self.nonfinite_matches += int(same_nonfinite.sum())
-        self.nonfinite_mismatches += int(bad.sum())
+        self.nonfinite_mismatches += bad
         diff = np.abs(a[finite] - e[finite])
+        base = np.abs(e[finite])
         if diff.size:
             self.max_abs_diff = max(self.max_abs_diff, float(diff.max()))
-            base = np.abs(e[finite])
             nonzero = base > 0
             if nonzero.any():
                 self.max_rel_diff = max(
                     self.max_rel_diff, float((diff[nonzero] / base[nonzero]).max())
                 )
-        for tol in self.tolerances:
-            self.mismatched[tol] = (
-                self.mismatched.get(tol, 0) + int((diff > tol).sum()) + int(bad.sum())
-            )
+        for policy in self.policies:
+            rtol, atol = policy.tolerance_for(dtype)
+            beyond = int((diff > atol + rtol * base).sum())
+            self.rejected[policy.name] = self.rejected.get(policy.name, 0) + beyond + bad
+        old = self.differences.get(dtype, np.empty((0, 2)))
+        merged = np.concatenate((old, np.column_stack((diff, base))))
+        self.differences[dtype] = frontier(merged[:, 0], merged[:, 1])
 
-    def mismatch_at(self, tolerance: float) -> bool:
-        return bool(self.structure) or self.mismatched.get(tolerance, 0) > 0
+    def verdict(self, policy: Policy) -> str:
+        """The outcome under ``policy`` (see :func:`convfail.verdicts.judge`)."""
+        return judge(self.to_dict(), policy)
 
-    def share_at(self, tolerance: float) -> float | None:
+    def share(self, policy: Policy) -> float | None:
+        """Share of elements ``policy`` (one of :attr:`policies`) rejects; None when nothing
+        could be compared."""
+        if policy not in self.policies:
+            raise ValueError(f"share under {policy.name} was not measured")
         if self.structure or not self.elements:
             return None
-        return self.mismatched.get(tolerance, 0) / self.elements
+        return self.rejected.get(policy.name, 0) / self.elements
 
     def to_dict(self) -> dict:
         """The ``comparison`` field of a result line (JSON-safe: no NaN, no Infinity)."""
@@ -95,10 +115,11 @@ class Comparison:
             "nonfinite_mismatches": self.nonfinite_mismatches,
             "nonfinite_matches": self.nonfinite_matches,
             "structure": self.structure,
-            "mismatch": {tolerance_key(t): self.mismatch_at(t) for t in self.tolerances},
-            "mismatched_share": {
-                tolerance_key(t): _round(self.share_at(t)) for t in self.tolerances
+            "differences": {
+                dtype: [[float(d), float(m)] for d, m in pairs]
+                for dtype, pairs in sorted(self.differences.items())
             },
+            "mismatched_share": {p.name: _round(self.share(p)) for p in self.policies},
         }
 
 
@@ -120,18 +141,17 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 6)
 
 
-def comparison(tolerance: float = DEFAULT_TOLERANCE) -> Comparison:
-    """An empty comparison at ``tolerance`` plus the always-reported tolerances."""
-    return Comparison(tuple(sorted({float(tolerance), *REPORT_TOLERANCES})))
+def comparison(policy: Policy) -> Comparison:
+    """An empty comparison judged under ``policy``, with shares under default and paper too."""
+    extra = [p for p in map(parse_policy, (DEFAULT, PAPER)) if p.name != policy.name]
+    return Comparison((policy, *extra))
 
 
 def compare_outputs(
-    expected: list[list[np.ndarray]],
-    actual: list[list[np.ndarray]],
-    tolerance: float = DEFAULT_TOLERANCE,
+    expected: list[list[np.ndarray]], actual: list[list[np.ndarray]], policy: Policy
 ) -> Comparison:
     """Compare the outputs of several inputs (outer lists: one entry per input)."""
-    result = comparison(tolerance)
+    result = comparison(policy)
     for e, a in zip(expected, actual, strict=True):
         result.add(e, a)
     return result

@@ -125,6 +125,8 @@ class Tf2onnxSavedModel(Converter):
         import tensorflow as tf
         import tf2onnx
 
+        if source.info.get("saved_model"):  # already a SavedModel: convert it as it is
+            return _from_saved_model(tf2onnx, source.info["saved_model"], opset)
         module = tf.Module()
         module.model = source.model
         module.serve = tf.function(
@@ -133,11 +135,15 @@ class Tf2onnxSavedModel(Converter):
         with tempfile.TemporaryDirectory() as tmp:
             path = str(Path(tmp) / "saved")
             tf.saved_model.save(module, path, signatures=module.serve)
-            graph_def, inputs, outputs = tf2onnx.tf_loader.from_saved_model(path, None, None)
-            proto, _ = tf2onnx.convert.from_graph_def(
-                graph_def, input_names=inputs, output_names=outputs, opset=opset
-            )
-        return proto
+            return _from_saved_model(tf2onnx, path, opset)
+
+
+def _from_saved_model(tf2onnx, path: str, opset: int) -> onnx.ModelProto:
+    graph_def, inputs, outputs = tf2onnx.tf_loader.from_saved_model(path, None, None)
+    proto, _ = tf2onnx.convert.from_graph_def(
+        graph_def, input_names=inputs, output_names=outputs, opset=opset
+    )
+    return proto
 
 
 CONVERTERS: dict[str, Converter] = {

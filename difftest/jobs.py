@@ -26,7 +26,7 @@ class Job:
     seed: int = 0
     nodes: int = 0
     n_inputs: int = 10
-    tolerance: float = 1e-7
+    policy: str = "default"  # verdict policy (convfail.verdicts.parse_policy)
     onnx_dir: str = ""  # where the ONNX file goes ("" = do not keep it)
     graph_dir: str = ""  # where the graph-structure JSON goes ("" = do not write it)
 

@@ -7,7 +7,8 @@ each stage so that a supervising process knows where a hang or a crash happened.
 A result record is one line of :data:`convfail.campaign_files.RESULTS_FILE`, keys
 :data:`convfail.campaign_files.RESULT_KEYS`: ``stage`` is where it ended, ``error`` its first
 2,000 characters, ``comparison`` (see :mod:`difftest.compare`) is ``null`` unless both runtimes
-produced outputs, ``graph_file`` is the graph-structure file relative to the campaign folder.
+produced outputs (``outcome`` is then the verdict under the job's policy), ``graph_file`` is the
+graph-structure file relative to the campaign folder.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from convfail.campaign_files import GRAPHS_DIR, MISMATCH, RESULT_KEYS, SUCCESS, dumps_graph
+from convfail.campaign_files import GRAPHS_DIR, RESULT_KEYS, dumps_graph
+from convfail.verdicts import parse_policy
 from difftest.compare import comparison
 from difftest.converters import CONVERTERS, get_converter
 from difftest.graph_json import graph_structure
@@ -45,7 +47,7 @@ def base_record(job: Job) -> dict:
         seed=job.seed,
         nodes=job.nodes,
         n_inputs=job.n_inputs,
-        tolerance=job.tolerance,
+        policy=job.policy,
         error="",
         error_type="",
         signature="",
@@ -135,12 +137,13 @@ def run_job(job: Job, report: Callable[[str], None] = lambda stage: None) -> dic
         return failed(record, FAILURE_OF_STAGE["run"], "run", type(exc).__name__, _message(exc))
 
     report("compare")
-    result = comparison(job.tolerance)
+    policy = parse_policy(job.policy)
+    result = comparison(policy)
     for e, a in zip(expected, actual, strict=True):
         result.add(e, a)
     record["comparison"] = result.to_dict()
     record["stage"] = "compare"
-    record["outcome"] = MISMATCH if result.mismatch_at(job.tolerance) else SUCCESS
+    record["outcome"] = result.verdict(policy)
     return record
 
 

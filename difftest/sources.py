@@ -134,12 +134,36 @@ def build_source(job: Job) -> SourceModel:
     raise ValueError(f"unknown model source {job.source!r}; choose from {', '.join(SOURCES)}")
 
 
+# The named models of each source and framework, listed here so that naming them (``difftest
+# list``, option checks) does not import torch or TensorFlow; a test holds them equal to the
+# ZOO and PROBES tables of difftest.torch_models and difftest.tf_models.
+MODEL_NAMES = {
+    ("zoo", "torch"): (
+        "mobilenet_v2",
+        "resnet18",
+        "resnet18-tiny",
+        "text-encoder",
+        "text-encoder-relu",
+    ),
+    ("zoo", "tensorflow"): ("inception_v3", "mobilenet_v2", "mobilenet_v2-tiny", "resnet50"),
+    ("probe", "torch"): (
+        "export-fft",
+        "hang",
+        "matmul-rounding",
+        "native-segfault",
+        "nonfinite-sign",
+        "ok-relu",
+        "ort-cumsum-int8",
+        "ort-frozen-reshape",
+        "random-op",
+        "source-shape-error",
+    ),
+    ("probe", "tensorflow"): ("ok-relu", "ort-erfc", "random-op", "source-bool-sub"),
+}
+
+
 def model_names(source: str, framework: str) -> list[str]:
-    """The zoo or probe names available for a framework (imports that framework's module)."""
-    if source == "zoo":
-        mod = "difftest.torch_models" if framework == "torch" else "difftest.tf_models"
-        return sorted(__import__(mod, fromlist=["ZOO"]).ZOO)
-    if source == "probe":
-        mod = "difftest.torch_models" if framework == "torch" else "difftest.tf_models"
-        return sorted(__import__(mod, fromlist=["PROBES"]).PROBES)
-    raise ValueError(f"source {source!r} has no named models")
+    """The zoo or probe names available for a framework."""
+    if (source, framework) not in MODEL_NAMES:
+        raise ValueError(f"source {source!r} has no named {framework} models")
+    return list(MODEL_NAMES[(source, framework)])

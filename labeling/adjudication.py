@@ -16,6 +16,7 @@ from convfail.dataset import FINAL_RATER
 from convfail.errors import ConvfailError
 from convfail.paths import label_file, labels_dir
 from convfail.records import LABEL_DIMENSIONS
+from labeling.save_api import SaveRequest
 from labeling.store import LabelStore
 
 Key = tuple[str, int]
@@ -104,15 +105,19 @@ class Adjudication:
                 self.final.write_all(final.values())
         return added
 
-    def decide(self, key: Key, field: str, value: str) -> dict[str, str]:
-        """Save the adjudicator's choice; the issue's first decision also stores the agreed part."""
+    def decide(self, wanted: SaveRequest) -> dict[str, str]:
+        """Save the adjudicator's choice; the issue's first decision also stores the agreed part.
+
+        Like a rater's save, it carries the version it was based on (two adjudicator tabs).
+        """
+        key = (wanted.repository, wanted.number)
         comparison = next((c for c in self.comparisons() if c.key == key), None)
         if comparison is None:
             raise ConvfailError(
                 f"issue {key[0]}#{key[1]} is not coded by all of {', '.join(self.raters)}",
                 "adjudicate only issues every rater coded",
             )
-        changes = {field: value}
+        changes = dict(wanted.changes)
         if key not in self.final.read():
             changes = {**comparison.agreed, **changes}
-        return self.final.save(key[0], key[1], changes)
+        return self.final.save(key[0], key[1], changes, wanted.base, wanted.seconds, wanted.undo)

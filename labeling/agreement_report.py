@@ -1,8 +1,10 @@
 """Agreement between a study's raters: kappa, alpha, percent agreement, confusion, disagreements.
 
-Built on :mod:`convfail.agreement` (the statistics the analysis uses too). A dimension is
-compared only where both raters coded it at all: the pilot raters of ``issta24`` coded cause and
-symptom, not location, and a location "agreement" of two blanks would be meaningless.
+Built on :mod:`convfail.agreement` (the statistics the analysis uses too), with its one policy
+for blank answers (:data:`~convfail.agreement.BLANK_POLICY`: a blank is not coded, for kappa and
+alpha alike), which the report states and whose left-out issues it counts. A dimension nobody
+coded on a shared issue is not reported: the pilot raters of ``issta24`` coded cause and symptom,
+not location.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from convfail.agreement import (
-    NONE,
+    BLANK_POLICY,
+    blank_pairs,
     cohen_kappa,
     krippendorff_alpha_nominal,
     paired,
@@ -27,6 +30,16 @@ from convfail.errors import ConvfailError
 from convfail.records import ISSUE_KEY, LABEL_DIMENSIONS
 
 TOTAL = "total"
+PAIRWISE_COLUMNS = [
+    "rater_a",
+    "rater_b",
+    "dimension",
+    "converter",
+    "n",
+    "blank",
+    "kappa",
+    "percent_agreement",
+]
 
 
 @dataclass
@@ -59,20 +72,20 @@ def _with_converter(study: Study, frame: pd.DataFrame) -> pd.DataFrame:
     return frame.merge(study.issues[[*ISSUE_KEY, "converter"]], on=ISSUE_KEY, how="left")
 
 
-def _coded(part: pd.DataFrame) -> bool:
-    return bool((part["a"] != NONE).any() and (part["b"] != NONE).any())
-
-
 def pairwise_table(study: Study, raters: list[str]) -> pd.DataFrame:
     """Cohen's kappa and percent agreement per rater pair, dimension and converter (+ total)."""
     rows = []
     for a, b in combinations(raters, 2):
         for dim in LABEL_DIMENSIONS:
             both = _with_converter(study, paired(study.labels[a], study.labels[b], dim))
-            if both.empty or not _coded(both):
+            if both.empty:
                 continue
+            blanks = _with_converter(study, blank_pairs(study.labels[a], study.labels[b], dim))
             groups = [(c, both[both["converter"] == c]) for c in sorted(both["converter"].unique())]
             for converter, part in [*groups, (TOTAL, both)]:
+                left_out = (
+                    blanks if converter == TOTAL else blanks[blanks["converter"] == converter]
+                )
                 rows.append(
                     {
                         "rater_a": a,
@@ -80,23 +93,25 @@ def pairwise_table(study: Study, raters: list[str]) -> pd.DataFrame:
                         "dimension": dim,
                         "converter": converter,
                         "n": len(part),
+                        "blank": len(left_out),
                         "kappa": round(cohen_kappa(part["a"], part["b"]), 4),
                         "percent_agreement": round(percent_agreement(part["a"], part["b"]), 2),
                     }
                 )
-    return pd.DataFrame(
-        rows,
-        columns=["rater_a", "rater_b", "dimension", "converter", "n", "kappa", "percent_agreement"],
-    )
+    return pd.DataFrame(rows, columns=PAIRWISE_COLUMNS)
 
 
 def ratings_matrix(study: Study, raters: list[str], dimension: str) -> pd.DataFrame:
-    """Units (issues) x raters; NaN where a rater did not code the issue or left it blank."""
+    """Units (issues) x raters; NaN where a rater did not code the issue or left it blank.
+
+    Column ``labelled`` counts the raters who labelled the issue at all (blank or not).
+    """
     wide = None
     for rater in raters:
         frame = study.labels[rater][[*ISSUE_KEY, dimension]].rename(columns={dimension: rater})
         wide = frame if wide is None else wide.merge(frame, on=ISSUE_KEY, how="outer")
     assert wide is not None
+    wide["labelled"] = wide[raters].notna().sum(axis=1)
     wide[raters] = wide[raters].replace("", pd.NA)
     return _with_converter(study, wide).sort_values(ISSUE_KEY).reset_index(drop=True)
 
@@ -106,22 +121,28 @@ def alpha_table(study: Study, raters: list[str]) -> pd.DataFrame:
     rows = []
     if len(raters) > 2:
         for dim in LABEL_DIMENSIONS:
-            wide = ratings_matrix(study, raters, dim)
-            wide = wide[wide[raters].notna().sum(axis=1) >= 2]
+            everything = ratings_matrix(study, raters, dim)
+            values = everything[raters].notna().sum(axis=1)
+            wide = everything[values >= 2]
             if wide.empty:
                 continue
+            blanks = everything[(values < 2) & (everything["labelled"] >= 2)]
             groups = [(c, wide[wide["converter"] == c]) for c in sorted(wide["converter"].unique())]
             for converter, part in [*groups, (TOTAL, wide)]:
                 ratings = part[raters].astype(object).where(part[raters].notna(), None)
+                left_out = (
+                    blanks if converter == TOTAL else blanks[blanks["converter"] == converter]
+                )
                 rows.append(
                     {
                         "dimension": dim,
                         "converter": converter,
                         "units": len(part),
+                        "blank": len(left_out),
                         "alpha": round(krippendorff_alpha_nominal(ratings), 4),
                     }
                 )
-    return pd.DataFrame(rows, columns=["dimension", "converter", "units", "alpha"])
+    return pd.DataFrame(rows, columns=["dimension", "converter", "units", "blank", "alpha"])
 
 
 def _order(codebook: Codebook, dimension: str) -> list[str]:
@@ -136,7 +157,7 @@ def confusion_matrix(
     """Counts of (rater a's value, rater b's value); rows a, columns b, codebook order."""
     both = paired(study.labels[a], study.labels[b], dimension)
     used = set(both["a"]) | set(both["b"])
-    order = [v for v in dict.fromkeys([*_order(codebook, dimension), NONE]) if v in used]
+    order = [v for v in _order(codebook, dimension) if v in used]
     table = pd.crosstab(both["a"], both["b"]).reindex(index=order, columns=order, fill_value=0)
     table.index.name, table.columns.name = a, b
     return table
@@ -202,7 +223,8 @@ def build_report(study: Study, raters: list[str], codebook: Codebook) -> Agreeme
 
 def write_report(report: AgreementReport, out_dir: Path) -> list[Path]:
     """CSV tables, a CSV and a PNG heat map per confusion matrix, the disagreement list."""
-    written = []
+    written = [out_dir / "blank_policy.txt"]
+    atomic_write_text(written[0], BLANK_POLICY + "\n")
     for name, frame in (
         ("kappa.csv", report.pairwise),
         ("alpha.csv", report.alpha),

@@ -7,10 +7,11 @@ from pathlib import Path
 import click
 import pandas as pd
 
+from convfail.agreement import BLANK_POLICY
 from convfail.codebook import load_codebook
 from convfail.dataset import FINAL_RATER, Study, load_study
 from convfail.errors import ConvfailError
-from convfail.paths import data_dir, paper_figures_dir
+from convfail.paths import data_dir, labels_dir, paper_figures_dir
 from labeling.adjudication import Adjudication
 from labeling.agreement_report import build_report, choose_raters, write_report
 from labeling.guard import RequestGuard
@@ -18,12 +19,23 @@ from labeling.interchange import export_workbook, import_workbook
 from labeling.issue_texts import load_issue_texts
 from labeling.serve import serve_until_interrupted
 from labeling.session import LabelingSession
-from labeling.store import check_rater_name
-from labeling.suggest import evaluate
+from labeling.store import check_name, check_rater_name, check_writable
+from labeling.suggest import evaluate, score_table
 from labeling.suggestion_service import SuggestionService, TrainingData
 from labeling.webapp import create_app
 
-study_option = click.option("--study", required=True, help="Study folder name under data/studies/.")
+
+def _study_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Study names are folder names under data/studies/: the same rule as rater names."""
+    try:
+        return check_name(value, "study", "it names the folder data/studies/<study>")
+    except ConvfailError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+study_option = click.option(
+    "--study", required=True, callback=_study_name, help="Study folder name under data/studies/."
+)
 host_option = click.option(
     "--host", default="127.0.0.1", show_default=True, help="Address to listen on."
 )
@@ -79,6 +91,7 @@ def serve(
         raise ConvfailError("'final' is written by adjudication", "use convfail label adjudicate")
     codebook = load_codebook()
     loaded = load_study(study, codebook)
+    check_writable(labels_dir(loaded.path))
     session = LabelingSession(loaded, rater, codebook, data_dir())
     reference = None
     if suggest_from:
@@ -128,6 +141,7 @@ def agreement(study: str, raters: str | None, out: Path | None) -> None:
             f"raters {', '.join(chosen)} share no coded issue",
             "pick raters who coded the same issues",
         )
+    click.echo(BLANK_POLICY + "\n")
     with pd.option_context("display.width", 200, "display.max_rows", 500):
         click.echo(report.pairwise.to_string(index=False))
         if not report.alpha.empty:
@@ -157,6 +171,7 @@ def adjudicate(study: str, raters: str | None, host: str, port: int, no_browser:
     codebook = load_codebook()
     loaded = load_study(study, codebook)
     chosen = choose_raters(loaded, _raters(raters))
+    check_writable(labels_dir(loaded.path))
     adjudication = Adjudication(loaded.path, chosen, codebook)
     added = adjudication.seed_agreed()
     open_items = adjudication.disagreements()
@@ -178,9 +193,19 @@ def adjudicate(study: str, raters: str | None, host: str, port: int, no_browser:
     "--rater", help="Whose labels to learn from [default: final, else the study's primary rater]."
 )
 @click.option("--folds", default=5, show_default=True, type=click.IntRange(2, 20))
-@click.option("--seed", default=0, show_default=True, type=int)
-def suggest_eval(study: str, rater: str | None, folds: int, seed: int) -> None:
-    """Cross-validated macro-F1 and accuracy of the suggestions vs. a majority-class baseline."""
+@click.option(
+    "--seeds",
+    default="0,1,2,3,4",
+    show_default=True,
+    help="Comma-separated seeds of the fold splits; scores are mean ± sd over them.",
+)
+def suggest_eval(study: str, rater: str | None, folds: int, seeds: str) -> None:
+    """Cross-validated macro-F1 and accuracy of the suggestions vs. two baselines on the same
+    folds: word TF-IDF + linear SVM, and the majority class (mean ± sd over seeds)."""
+    try:
+        seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+    except ValueError:
+        raise click.BadParameter(f"'{seeds}' is not a list of integers, e.g. 0,1,2") from None
     codebook = load_codebook()
     loaded = load_study(study, codebook)
     rater = rater or loaded.primary_rater
@@ -191,16 +216,16 @@ def suggest_eval(study: str, rater: str | None, folds: int, seed: int) -> None:
         )
     documents, labels = labelled_documents(loaded, rater)
     mined = sum(1 for t in load_issue_texts(loaded.issues, data_dir()) if t.mined)
-    table = evaluate(documents, labels, folds=folds, seed=seed)
+    table = evaluate(documents, labels, folds=folds, seeds=seed_list or [0])
     if table.empty:
         raise ConvfailError(
             f"too few labelled issues of rater '{rater}' to evaluate", "label more issues"
         )
     click.echo(
         f"study {study}, rater {rater}: {len(documents)} labelled issues, {mined} with mined text; "
-        f"{folds}-fold stratified cross-validation, seed {seed}"
+        f"{folds}-fold stratified cross-validation, seeds {','.join(map(str, seed_list or [0]))}"
     )
-    click.echo(table.to_string(index=False))
+    click.echo(score_table(table).to_string(index=False))
 
 
 @label.command("export")

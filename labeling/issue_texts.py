@@ -1,21 +1,22 @@
 """The text of a study's issues: title from ``issues.csv``, body and comments from mined records.
 
 The miner writes ``data/issues/<owner>__<repo>.jsonl`` (one JSON record per issue, with at least
-``number``; usually ``title``, ``url``, ``body`` and sometimes ``comments``). Any of those may be
+``number``; usually ``title``, ``url``, ``body`` and sometimes ``comments``), read here through
+:mod:`convfail.issue_records`, which reports a bad line as ``path:line``. Any field may be
 missing, and the file itself may not exist yet: the tool then shows the title and the link to
 GitHub, and the suggestions learn from titles only.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from convfail.errors import DatasetError
+from convfail import issue_records
+from convfail.paths import ISSUES
 
 
 @dataclass(frozen=True)
@@ -51,10 +52,6 @@ class IssueText:
         """Title, body and comments as one text (the classifier's input)."""
         parts = [self.title, self.body or "", *(c.body for c in self.comments)]
         return "\n".join(p for p in parts if p)
-
-
-def records_path(data_dir: Path, repository: str) -> Path:
-    return data_dir / "issues" / f"{repository.replace('/', '__')}.jsonl"
 
 
 def _author(raw: Any) -> str:
@@ -103,35 +100,21 @@ def _metadata(record: dict) -> dict[str, str]:
     return meta
 
 
-def read_records(path: Path, wanted: set[int]) -> dict[int, dict]:
-    """Mined records of the wanted issue numbers (a later line of the same number wins)."""
-    found: dict[int, dict] = {}
-    if not path.is_file():
-        return found
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                number = int(record["number"])
-            except (ValueError, KeyError, TypeError):
-                raise DatasetError(
-                    f"{path}: line {line_no} is not an issue record with a number",
-                    "re-run the miner or remove the broken line",
-                ) from None
-            if number in wanted:
-                found[number] = record
-    return found
+def mined_records(data_dir: Path, repository: str, wanted: set[int]) -> dict[int, dict]:
+    """Mined records of the wanted issue numbers (none yet when the file does not exist)."""
+    path = issue_records.find_path(repository, data_dir / ISSUES)
+    return {
+        r["number"]: r
+        for r in issue_records.read_records(path, missing_ok=True)
+        if r["number"] in wanted
+    }
 
 
 def load_issue_texts(issues: pd.DataFrame, data_dir: Path) -> list[IssueText]:
     """Every issue of a study with whatever text is known, in the study's order."""
     texts = []
     for repository, group in issues.groupby("repository", sort=False):
-        records = read_records(
-            records_path(data_dir, str(repository)), set(group["number"].astype(int))
-        )
+        records = mined_records(data_dir, str(repository), set(group["number"].astype(int)))
         for row in group.to_dict("records"):
             number = int(row["number"])
             record = records.get(number, {})

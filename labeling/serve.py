@@ -15,7 +15,7 @@ from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from convfail.errors import ConvfailError
-from labeling.guard import RequestGuard
+from labeling.guard import RequestGuard, is_loopback
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -37,7 +37,23 @@ def start_server(
 
 
 def server_url(server: BaseWSGIServer, host: str) -> str:
-    return f"http://{host}:{server.server_port}/"
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    return (
+        f"http://[{shown}]:{server.server_port}/"
+        if ":" in shown
+        else (f"http://{shown}:{server.server_port}/")
+    )
+
+
+def exposure_warning(host: str) -> str | None:
+    """A line for a server that other machines can reach (the labels are theirs to change)."""
+    if is_loopback(host):
+        return None
+    return (
+        f"warning: --host {host} lets other machines on the network reach this server; anyone "
+        "who can open its page can read the issues and change this rater's labels. "
+        "Use --host 127.0.0.1 unless you mean that."
+    )
 
 
 def serve_until_interrupted(
@@ -49,6 +65,9 @@ def serve_until_interrupted(
     say: Callable[[str], None],
 ) -> None:
     """Serve until Ctrl-C; every choice is already saved, so stopping loses nothing."""
+    warning = exposure_warning(host)
+    if warning:
+        say(warning)
     server = start_server(app, guard, host, port)
     url = server_url(server, host)
     say(f"labelling at {url}  (Ctrl-C to stop; every choice is saved as you make it)")

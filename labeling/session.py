@@ -8,6 +8,7 @@ a second tab or a second server is seen at once and a page costs no CSV parse ot
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,11 +16,15 @@ from convfail.codebook import Codebook
 from convfail.dataset import FINAL_RATER, Study
 from convfail.paths import labels_dir
 from convfail.records import LABEL_DIMENSIONS
+from labeling.history import Change, read_history
 from labeling.issue_texts import IssueText, load_issue_texts
 from labeling.store import LabelStore
 
 FILTERS = ("all", "unlabelled", "labelled", "disagreements")
 Key = tuple[str, int]
+REFERENCE = re.compile(
+    r"^(?:https://github\.com/)?(?:(?P<repo>[\w.-]+/[\w.-]+)(?:#|/(?:issues|pull)/))?#?(?P<n>\d+)/?$"
+)
 
 
 def is_complete(label: dict[str, str] | None, codebook: Codebook) -> bool:
@@ -54,6 +59,7 @@ class LabelingSession:
         self.converters = sorted({t.converter for t in self.issues})
         self._cache: tuple[tuple[int, ...], dict[Key, dict[str, str]]] | None = None
         self._progress: tuple[int, tuple[int, int]] | None = None
+        self._history: tuple[tuple[int, ...], dict[Key, list[Change]]] | None = None
 
     def labels(self) -> dict[Key, dict[str, str]]:
         """The rater's labels, re-read when the file changed (inode, times or size)."""
@@ -65,6 +71,46 @@ class LabelingSession:
         if self._cache is None or self._cache[0] != stamp:
             self._cache = (stamp, self.store.read())
         return self._cache[1]
+
+    def history(self, key: Key) -> list[Change]:
+        """The rater's own recorded changes of one issue, oldest first (re-read when changed)."""
+        path = self.store.history_path
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return []
+        stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        if self._history is None or self._history[0] != stamp:
+            self._history = (stamp, read_history(path))
+        return self._history[1].get(key, [])
+
+    def first_unlabelled(self) -> IssueText | None:
+        """Where the rater stopped: the first issue in study order that is not complete."""
+        labels = self.labels()
+        return next(
+            (t for t in self.issues if not is_complete(labels.get(t.key), self.codebook)), None
+        )
+
+    def search(self, query: str) -> tuple[IssueText | None, list[IssueText]]:
+        """An issue named exactly (``123``, ``#123``, ``owner/repo#123``, its GitHub URL), or
+        the issues whose title contains every word of ``query`` (case-insensitive)."""
+        query = query.strip()
+        match = REFERENCE.match(query)
+        if match:
+            number = int(match.group("n"))
+            found = [
+                t
+                for t in self.issues
+                if t.number == number and match.group("repo") in (None, t.repository)
+            ]
+            if len(found) == 1:
+                return found[0], found
+            if found:
+                return None, found
+        words = query.lower().split()
+        if not words:
+            return None, []
+        return None, [t for t in self.issues if all(w in t.title.lower() for w in words)]
 
     def issue(self, repository: str, number: int) -> IssueText | None:
         index = self.position.get((repository, number))

@@ -4,7 +4,8 @@ Each top-level dimension takes keys from its own keyboard row (location the digi
 ``qwerty`` row, cause the home and bottom rows), so a rater learns "digits = where, top row =
 what, home row = why". Sub-causes are only on screen for one cause at a time, so the sub-causes
 of every cause share the digit keys the location left free. A dimension that outgrows its row
-borrows from the spare keys; reserved keys (navigation, note, help) are never assigned.
+borrows from the spare keys; reserved keys (navigation, note, undo, GitHub, search, help) are
+never assigned.
 """
 
 from __future__ import annotations
@@ -15,14 +16,18 @@ NAVIGATION_KEYS = {
     "next": ["n", "ArrowRight"],
     "previous": ["p", "ArrowLeft"],
     "note": ["m"],
+    "undo": ["u"],
+    "open on GitHub": ["o"],
+    "search": ["/"],
     "help": ["?"],
 }
+RESERVED = {k for keys in NAVIGATION_KEYS.values() for k in keys}
 ROWS = {
     "location": "1234567890",
-    "symptom": "qwertyuio",
+    "symptom": "qwertyi",
     "cause": "asdfghjklzxcvb",
 }
-SPARE = ",./;'[]-="
+SPARE = ",.;'[]-="
 TOP_DIMENSIONS = ("location", "symptom", "cause")
 
 
@@ -32,7 +37,7 @@ def assign_shortcuts(codebook: Codebook) -> dict[str, dict[str, str]]:
     used: set[str] = set()
     result: dict[str, dict[str, str]] = {}
     for dim in TOP_DIMENSIONS:
-        pool = [k for k in ROWS[dim] if k not in used]
+        pool = [k for k in ROWS[dim] if k not in used | RESERVED]
         result[dim] = {}
         for cat in codebook[dim]:
             key = pool.pop(0) if pool else (spare.pop(0) if spare else "")

@@ -4,16 +4,24 @@ Every save is a read-modify-write of the whole file under a lock: a lock held by
 (threads of the web server) and an advisory ``flock`` on ``labels/.<rater>.lock`` (other
 processes, e.g. a second server of the same rater). The write itself is
 :func:`convfail.dataset.atomic_write_text`, so a killed process leaves the old file or the new
-one, never half of one; two browser tabs that change different fields or issues both keep their
-change, because each save merges into what is on disk at that moment.
+one, never half of one.
+
+A save may carry the version of the row it was based on (:func:`row_version`, what the page
+showed). When the row on disk has changed since, because another tab or server saved first, the
+save is refused with :class:`LabelConflict`, which carries both answers, instead of silently
+overwriting the other one. Every change is also appended to the rater's history
+(:mod:`labeling.history`).
 """
 
 from __future__ import annotations
 
 import csv
 import fcntl
+import hashlib
 import io
+import os
 import re
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +33,7 @@ from convfail.dataset import atomic_write_text, label_frame, validate_labels
 from convfail.errors import ConvfailError, DatasetError
 from convfail.paths import label_file
 from convfail.records import LABEL_COLUMNS, LABEL_DIMENSIONS
+from labeling.history import Change, append_changes, history_file
 
 EDITABLE_FIELDS = (*LABEL_DIMENSIONS, "note")
 RATER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -38,14 +47,67 @@ class LabelError(ConvfailError):
     """A label that the codebook or the study does not allow."""
 
 
-def check_rater_name(rater: str) -> str:
-    """Rater names become file names: letters, digits, ``_ . -`` only."""
-    if not RATER_NAME.match(rater) or rater.endswith(".csv"):
-        raise LabelError(
-            f"'{rater}' is not a usable rater name",
-            "use letters, digits, '_', '.' or '-' (it becomes labels/<rater>.csv)",
+class LabelConflict(ConvfailError):
+    """The row changed on disk since the page that asks for a save was shown."""
+
+    def __init__(self, theirs: dict[str, str], version: str, yours: dict[str, str]) -> None:
+        super().__init__(
+            "this issue was changed in another tab or window since this page was shown",
+            "compare the two answers and choose which one to keep",
         )
-    return rater
+        self.theirs, self.version, self.yours = theirs, version, yours
+
+
+class HistoryNotWritten(ConvfailError):
+    """The label was saved but its history line could not be appended (e.g. the disk is full)."""
+
+    def __init__(self, row: dict[str, str], cause: OSError) -> None:
+        super().__init__(
+            f"saved, but the history could not be written ({cause.strerror or cause})",
+            "free some disk space; the label itself is safe",
+        )
+        self.row = row
+
+
+def check_name(name: str, what: str, becomes: str) -> str:
+    """Names that become file or folder names: letters, digits, ``_ . -`` only."""
+    if not RATER_NAME.match(name) or name.endswith(".csv"):
+        raise LabelError(
+            f"'{name}' is not a usable {what} name",
+            f"use letters, digits, '_', '.' or '-', starting with a letter or digit ({becomes})",
+        )
+    return name
+
+
+def check_rater_name(rater: str) -> str:
+    """Rater names become file names: ``labels/<rater>.csv``."""
+    return check_name(rater, "rater", "it becomes labels/<rater>.csv")
+
+
+def check_writable(folder: Path) -> None:
+    """Refuse to start a server whose every save would fail: write, sync and remove a probe."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-probe.", dir=folder)
+        try:
+            os.write(fd, b"x" * 4096)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            Path(probe).unlink(missing_ok=True)
+    except OSError as exc:
+        raise ConvfailError(
+            f"cannot write to {folder} ({exc.strerror or exc}): no label could be saved",
+            "make the folder writable (or free disk space) and start again",
+        ) from None
+
+
+def row_version(row: dict[str, str] | None) -> str:
+    """A short fingerprint of a row's answers; ``""`` for an issue not labelled at all."""
+    if not row:
+        return ""
+    answers = "\x1f".join(str(row.get(f, "")) for f in EDITABLE_FIELDS)
+    return hashlib.sha256(answers.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def _thread_lock(path: Path) -> threading.Lock:
@@ -65,6 +127,7 @@ class LabelStore:
         self.codebook = codebook
         self.path = label_file(study_path, rater)
         self._lock_path = self.path.parent / f".{rater}.lock"
+        self.history_path = history_file(study_path, rater)
 
     @contextmanager
     def locked(self) -> Iterator[None]:
@@ -130,16 +193,30 @@ class LabelStore:
                 f"valid values: {', '.join(valid)}",
             )
 
-    def save(self, repository: str, number: int, changes: dict[str, str]) -> dict[str, str]:
+    def save(
+        self,
+        repository: str,
+        number: int,
+        changes: dict[str, str],
+        base: str | None = None,
+        seconds: float | None = None,
+        undo: bool = False,
+    ) -> dict[str, str]:
         """Apply ``changes`` (field -> value) to one issue's row and write the file atomically.
 
-        Changing the cause drops a sub-cause that does not belong to the new cause. Returns the
-        row as saved.
+        ``base`` is the :func:`row_version` the change was made on (``None``: no check); a row
+        changed since raises :class:`LabelConflict`. Changing the cause drops a sub-cause that
+        does not belong to the new cause. ``seconds`` (time on the issue) and ``undo`` go to
+        the history. Returns the row as saved.
         """
         with self.locked():
             labels = self.read()
             key = (repository, int(number))
-            row = labels.get(key) or {c: "" for c in LABEL_COLUMNS}
+            current = labels.get(key)
+            if base is not None and row_version(current) != base:
+                raise LabelConflict(dict(current or {}), row_version(current), dict(changes))
+            row = dict(current) if current else {c: "" for c in LABEL_COLUMNS}
+            before = dict(row)
             row.update(repository=repository, number=str(int(number)))
             cause = changes.get("cause", row["cause"])
             for field in ("cause", *[f for f in changes if f != "cause"]):
@@ -160,6 +237,25 @@ class LabelStore:
             )
             labels[key] = row
             self._write(labels.values())
+            changed = [
+                Change(
+                    row["labelled_at"],
+                    self.rater,
+                    repository,
+                    int(number),
+                    f,
+                    before[f],
+                    row[f],
+                    None if seconds is None else round(float(seconds), 1),
+                    undo,
+                )
+                for f in EDITABLE_FIELDS
+                if before[f] != row[f]
+            ]
+            try:
+                append_changes(self.history_path, changed)
+            except OSError as exc:
+                raise HistoryNotWritten(row, exc) from None
             return row
 
     def write_all(self, rows) -> None:

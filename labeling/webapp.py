@@ -8,22 +8,32 @@ and a choice is saved at once through ``POST /api/label`` (or ``/api/final`` whe
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from flask import Flask, abort, jsonify, redirect, render_template, request, url_for
+from markupsafe import Markup
+from werkzeug.exceptions import HTTPException
 
 from convfail.codebook import Codebook
-from convfail.errors import ConvfailError
 from labeling.adjudication import Adjudication
 from labeling.guard import SECURITY_HEADERS, RequestGuard
 from labeling.issue_texts import IssueText
-from labeling.markdown import render_markdown
+from labeling.markdown import render_markdown, scrub
+from labeling.render_ahead import RenderAhead
+from labeling.save_api import SaveRequest, save_response
 from labeling.session import FILTERS, LabelingSession, QueueFilter, is_complete
 from labeling.shortcuts import NAVIGATION_KEYS, TOP_DIMENSIONS, assign_shortcuts
+from labeling.store import row_version
 from labeling.suggestion_service import SuggestionService
 
 HERE = Path(__file__).parent
+MAX_REQUEST_BYTES = 256 * 1024  # a note is at most 5,000 characters; nothing bigger is sent
+GITHUB_ISSUE = re.compile(
+    r"^https://github\.com/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/(issues|pull)/\d+$"
+)
+REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,38 @@ def issue_url(endpoint: str, issue: IssueText | None, query: str = "") -> str:
     return url_for(endpoint, owner=owner, name=name, number=issue.number) + query
 
 
+def github_link(issue: IssueText) -> str:
+    """The issue's page on GitHub, only if it really is one (else built from the key, or none)."""
+    if GITHUB_ISSUE.match(issue.url):
+        return issue.url
+    if REPOSITORY.match(issue.repository):
+        return f"https://github.com/{issue.repository}/issues/{issue.number}"
+    return ""
+
+
+def _scrub_output(value):
+    """Jinja's ``finalize``: every value on a page is encodable (no lone surrogates)."""
+    if isinstance(value, Markup):
+        return Markup(scrub(str(value)))
+    return scrub(value) if isinstance(value, str) else value
+
+
+def history_rows(changes) -> list[dict]:
+    """The history of one issue for the page, newest first."""
+    return [
+        {
+            "at": c.at,
+            "rater": c.rater,
+            "field": c.field,
+            "old": c.old,
+            "new": c.new,
+            "seconds": c.seconds,
+            "undo": c.undo,
+        }
+        for c in reversed(changes)
+    ]
+
+
 def rater_votes(comparison) -> dict[str, dict[str, list[str]]]:
     """Who chose each value: ``{dimension: {value: [raters]}}``; sub-causes as ``cause/sub``."""
     votes: dict[str, dict[str, list[str]]] = {}
@@ -94,7 +136,10 @@ def create_app(
         __name__, template_folder=str(HERE / "templates"), static_folder=str(HERE / "static")
     )
     app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 3600
+    app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.jinja_env.globals["issue_url"] = issue_url
+    app.jinja_env.globals["github_link"] = github_link
+    app.jinja_env.finalize = _scrub_output
     codebook = session.codebook
     choices = codebook_choices(codebook)
     descriptions = {d: codebook[d].description for d in choices}
@@ -119,6 +164,18 @@ def create_app(
             return jsonify(error=f"refused: {reason}"), 403
         return None
 
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        """API callers (the page's script) get the reason as JSON, not an HTML error page."""
+        if not request.path.startswith("/api/"):
+            return error
+        reason = (
+            f"request larger than {MAX_REQUEST_BYTES // 1024} KB"
+            if error.code == 413
+            else (error.description or error.name)
+        )
+        return jsonify(error=reason), error.code
+
     @app.after_request
     def security_headers(response):
         response.headers.update(SECURITY_HEADERS)
@@ -134,7 +191,51 @@ def create_app(
 
     @app.get("/")
     def home():
-        return redirect(url_for("adjudicate_queue" if adjudication else "queue"))
+        return redirect(url_for("adjudicate_queue" if adjudication else "resume"))
+
+    @app.get("/resume")
+    def resume():
+        """Continue where the rater stopped: the first issue not yet complete."""
+        issue = session.first_unlabelled()
+        return redirect(issue_url("issue_page", issue) if issue else url_for("finished"))
+
+    @app.get("/done")
+    def finished():
+        done, total = session.progress()
+        return render_template(
+            "done.html",
+            **page_context(
+                done=done,
+                total=total,
+                first_open=session.first_unlabelled(),
+                other_raters=session.other_raters(),
+                queue_filter=_queue_filter(),
+            ),
+        )
+
+    @app.get("/search")
+    def search():
+        query = request.args.get("q", "")
+        exact, found = session.search(query)
+        if exact is not None:
+            return redirect(issue_url("issue_page", exact))
+        labels = session.labels()
+        done, total = session.progress()
+        return render_template(
+            "queue.html",
+            **page_context(
+                issues=found,
+                labels=labels,
+                complete={k: is_complete(v, codebook) for k, v in labels.items()},
+                disagreements=session.disagreements(),
+                filters=FILTERS,
+                queue_filter=QueueFilter(),
+                converters=session.converters,
+                done=done,
+                total=total,
+                query=query,
+            ),
+        )
 
     @app.get("/favicon.ico")
     def favicon():
@@ -163,12 +264,18 @@ def create_app(
         )
 
     def render_texts(issue) -> dict:
+        repository = issue.repository if REPOSITORY.match(issue.repository) else ""
         return {
-            "body_html": render_markdown(issue.body) if issue.body else "",
+            "body_html": render_markdown(issue.body, repository) if issue.body else "",
             "comments": [
-                {"author": c.author, "created_at": c.created_at, "html": render_markdown(c.body)}
+                {
+                    "author": c.author,
+                    "created_at": c.created_at,
+                    "html": render_markdown(c.body, repository),
+                }
                 for c in issue.comments
             ],
+            "github": github_link(issue),
         }
 
     @app.get("/issue/<owner>/<name>/<int:number>")
@@ -180,6 +287,7 @@ def create_app(
         previous, following = session.neighbours(issue.key, queue_filter)
         label = session.labels().get(issue.key, {})
         done, total = session.progress()
+        ahead.ahead([following, previous])
         hints = suggestions.suggest(issue.document()) if suggestions else {}
         return render_template(
             "issue.html",
@@ -190,7 +298,10 @@ def create_app(
                 previous=previous,
                 following=following,
                 previous_url=issue_url("issue_page", previous, queue_filter.query()),
-                next_url=issue_url("issue_page", following, queue_filter.query()),
+                next_url=issue_url("issue_page", following, queue_filter.query())
+                or url_for("finished") + queue_filter.query(),
+                version=row_version(label),
+                history=history_rows(session.history(issue.key)),
                 differing=[],
                 votes={},
                 queue_filter=queue_filter,
@@ -205,23 +316,36 @@ def create_app(
     def save_label():
         if adjudication is not None:
             abort(404)
-        payload = request.get_json(silent=True) or {}
-        try:
-            repository, number = str(payload["repository"]), int(payload["number"])
-            field, value = str(payload["field"]), str(payload.get("value") or "")
-        except (KeyError, TypeError, ValueError):
-            return jsonify(error="expected repository, number, field and value"), 400
-        if session.issue(repository, number) is None:
+        wanted = SaveRequest.parse(request.get_json(silent=True))
+        if isinstance(wanted, str):
+            return jsonify(error=wanted), 400
+        if session.issue(wanted.repository, wanted.number) is None:
             return jsonify(
-                error=f"issue {repository}#{number} is not in study {session.study.name}"
+                error=f"issue {wanted.repository}#{wanted.number} is not in study "
+                f"{session.study.name}"
             ), 404
-        try:
-            row = session.store.save(repository, number, {field: value})
-        except ConvfailError as exc:
-            return jsonify(error=str(exc)), 422
+        body, status = save_response(
+            lambda w: session.store.save(
+                w.repository, w.number, w.changes, w.base, w.seconds, w.undo
+            ),
+            wanted,
+        )
+        if status == 200:
+            body.update(complete=is_complete(body["label"], codebook), progress=session.progress())
+            if suggestions:
+                suggestions.label_saved()
+        return jsonify(body), status
+
+    def prepare(issue: IssueText) -> None:
+        render_texts(issue)
         if suggestions:
-            suggestions.label_saved()
-        return jsonify(label=row, complete=is_complete(row, codebook), progress=session.progress())
+            suggestions.suggest(issue.document())
+
+    ahead = RenderAhead(prepare)
+    if adjudication is None:
+        start = session.first_unlabelled()
+        index = session.position[start.key] if start else 0
+        ahead.ahead(session.issues[index : index + 3])
 
     if adjudication is not None:
         register_adjudication(app, session, adjudication, page_context, render_texts)
@@ -263,6 +387,7 @@ def register_adjudication(
         )
         final = adjudication.final.read()
         label = final.get(key) or comparison.agreed
+        history = session.history(key)
         return render_template(
             "adjudicate.html",
             **page_context(
@@ -278,6 +403,8 @@ def register_adjudication(
                 differing=comparison.differing,
                 votes=rater_votes(comparison),
                 resolved=adjudication.is_resolved(comparison, final),
+                version=row_version(final.get(key)),
+                history=history_rows(history),
                 save_url=url_for("save_final"),
                 **render_texts(issue),
             ),
@@ -285,14 +412,10 @@ def register_adjudication(
 
     @app.post("/api/final")
     def save_final():
-        payload = request.get_json(silent=True) or {}
-        try:
-            key = (str(payload["repository"]), int(payload["number"]))
-            field, value = str(payload["field"]), str(payload.get("value") or "")
-        except (KeyError, TypeError, ValueError):
-            return jsonify(error="expected repository, number, field and value"), 400
-        try:
-            row = adjudication.decide(key, field, value)
-        except ConvfailError as exc:
-            return jsonify(error=str(exc)), 422
-        return jsonify(label=row, complete=is_complete(row, codebook))
+        wanted = SaveRequest.parse(request.get_json(silent=True))
+        if isinstance(wanted, str):
+            return jsonify(error=wanted), 400
+        body, status = save_response(adjudication.decide, wanted)
+        if status == 200:
+            body["complete"] = is_complete(body["label"], codebook)
+        return jsonify(body), status

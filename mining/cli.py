@@ -6,76 +6,16 @@ State and raw responses live in the git-ignored ``.cache/mining/`` (``state.sqli
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
-from convfail.dataset import load_study, read_csv
-from convfail.errors import ConvfailError
-from convfail.paths import cache_dir, data_dir, study_dir
+from convfail.dataset import load_study
+from convfail.paths import data_dir, study_dir
 from mining import rules, studies, validation
-from mining.archive import Archive
-from mining.auth import ANONYMOUS_WARNING, find_token
-from mining.miner import Miner
 from mining.scope import PRESETS, STATES, resolve
-from mining.store import Store, dataset_name
-from mining.transport import GITHUB_API, Transport
-
-API_CHOICES = ("auto", "graphql", "rest")
-
-
-def issues_dir() -> Path:
-    return data_dir() / "issues"
-
-
-def mining_cache() -> Path:
-    return cache_dir() / "mining"
-
-
-@contextmanager
-def session(
-    api: str, api_url: str | None, no_wait: bool, replay: bool, quiet: bool
-) -> Iterator[Miner]:
-    """A miner wired to the archive and the state (a fresh one for replays)."""
-    token = find_token()
-    use_graphql = {"auto": bool(token), "graphql": True, "rest": False}[api]
-    if use_graphql and not token and not replay:
-        raise ConvfailError(
-            "the GraphQL API needs a token",
-            "set GITHUB_TOKEN, run `gh auth login`, or use --api rest",
-        )
-    if not token and not replay:
-        click.echo(f"convfail: warning: {ANONYMOUS_WARNING}", err=True)
-    folder = mining_cache()
-    state_path = folder / ("replay-state.sqlite" if replay else "state.sqlite")
-    if replay:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{state_path}{suffix}").unlink(missing_ok=True)
-        if not (folder / "archive.sqlite").is_file():
-            raise ConvfailError(
-                f"no archive to replay at {folder / 'archive.sqlite'}",
-                "run the command once without --replay",
-            )
-    archive = Archive(folder / "archive.sqlite")
-    store = Store(state_path)
-    transport = Transport(
-        api_url or os.environ.get("CONVFAIL_GITHUB_API", GITHUB_API),
-        token,
-        archive,
-        replay=replay,
-        no_wait=no_wait,
-    )
-    try:
-        yield Miner(transport, store, issues_dir(), use_graphql=use_graphql, progress=not quiet)
-    finally:
-        transport.close()
-        store.close()
-        archive.close()
+from mining.session import API_CHOICES, open_miner
 
 
 def network_options(command: click.Command) -> click.Command:
@@ -150,6 +90,12 @@ def _logging(verbose: bool) -> None:
         format="convfail: %(levelname)s: %(message)s",
         level=logging.INFO if verbose else logging.WARNING,
     )
+    # urllib3 logs each retry as a warning; the transport reports what the user needs to know
+    logging.getLogger("urllib3").setLevel(logging.INFO if verbose else logging.ERROR)
+
+
+def _warn(message: str) -> None:
+    click.echo(f"convfail: warning: {message}", err=True)
 
 
 @click.group()
@@ -198,7 +144,7 @@ def issues_command(
     """
     _logging(verbose)
     scopes = resolve(presets, repositories, labels, exclude, state)
-    with session(api, api_url, no_wait, replay, quiet) as miner:
+    with open_miner(api, api_url, no_wait, replay, quiet, _warn) as miner:
         miner.page_size = page_size
         for scope in scopes:
             report = miner.crawl(scope, full=full or replay)
@@ -212,19 +158,6 @@ def issues_command(
             f"requests: {stats.requests}, retries: {stats.retries}, "
             f"rate budget left: {stats.budget()}"
         )
-
-
-def read_records(repository: str) -> list[dict]:
-    """The committed records of a repository (``data/issues/<owner>__<repo>.jsonl``)."""
-    path = issues_dir() / dataset_name(repository)
-    if not path.is_file():
-        raise ConvfailError(
-            f"no mined records for {repository} ({path})",
-            f"run: convfail mine issues --repo {repository} (or a --preset)",
-        )
-    return [
-        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
-    ]
 
 
 @mine.command("sample")
@@ -265,17 +198,11 @@ def sample_command(
     seed and options always give the same files.
     """
     scopes = resolve(presets, repositories, labels, exclude, state)
-    records = {s.repository: read_records(s.repository) for s in scopes}
-    folder = study_dir(study)
-    written = studies.write_sample(folder, study, scopes, records, n, seed, rule_set)
-    frame = read_csv(folder / "population.csv")
-    for scope in scopes:
-        mine_rows = frame[frame["repository"] == scope.repository]
-        fixed = int((mine_rows["fixed"] == "true").sum())
+    written, counts = studies.sample_study(study_dir(study), study, scopes, n, seed, rule_set)
+    for repository, in_population, fixed in counts:
         click.echo(
-            f"{scope.repository}: {len(mine_rows)} in population, "
-            f"{fixed} closed with a fix ({rule_set}), "
-            f"{min(n, fixed)} sampled"
+            f"{repository}: {in_population} in population, "
+            f"{fixed} closed with a fix ({rule_set}), {min(n, fixed)} sampled"
         )
     for path in written:
         click.echo(f"  wrote {path.relative_to(data_dir().parent)}")
@@ -303,18 +230,14 @@ def hydrate_command(
     """
     _logging(verbose)
     folder = load_study(study).path
-    wanted = studies.study_numbers(folder)
-    with session(api, api_url, no_wait, replay, quiet) as miner:
-        mined = []
-        for repository, numbers in wanted.items():
-            missing = miner.hydrate(repository, numbers, refresh=refresh or replay)
-            found = [r for n in numbers if (r := miner.store.get(repository, n)) is not None]
-            mined.extend(found)
-            note = f", not found: {', '.join(map(str, missing))}" if missing else ""
-            click.echo(f"{repository}: {len(found)}/{len(numbers)} issue(s) hydrated{note}")
-        path = studies.write_mined(folder, mined)
+    with open_miner(api, api_url, no_wait, replay, quiet, _warn) as miner:
+        hydrated = studies.hydrate_study(miner, folder, refresh=refresh or replay)
+        for repository, found, total, missing in hydrated.per_repository:
+            gone = ", ".join(f"{n} ({why})" for n, why in sorted(missing.items()))
+            note = f"; not hydrated: {gone}" if gone else ""
+            click.echo(f"{repository}: {found}/{total} issue(s) hydrated{note}")
         click.echo(
-            f"wrote {path.relative_to(data_dir().parent)}; "
+            f"wrote {hydrated.path.relative_to(data_dir().parent)}; "
             f"requests: {miner.transport.stats.requests}"
         )
 
@@ -338,7 +261,8 @@ def validate_command(judgements: Path, rule_sets: tuple[str, ...]) -> None:
     frame = validation.load_judgements(judgements)
     records = {}
     for repository in sorted(set(frame["repository"])):
-        records |= {(r["repository"], r["number"]): r for r in read_records(repository)}
+        # keyed by the name the judgements use, which may be a renamed repository's old name
+        records |= {(repository, r["number"]): r for r in studies.read_records(repository)}
     for rule_set in rule_sets or tuple(rules.RULE_SETS):
         table = validation.score(frame, records, rule_set)
         click.echo(table.to_string(index=False))

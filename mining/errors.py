@@ -14,7 +14,11 @@ class RateLimitExhausted(MiningError):
 
 
 class GitHubError(MiningError):
-    """GitHub answered with an error that retrying will not fix."""
+    """GitHub answered with an error that retrying will not fix (``status``: its HTTP status)."""
+
+    def __init__(self, message: str, hint: str = "", status: int = 0) -> None:
+        super().__init__(message, hint)
+        self.status = status
 
 
 class GraphQLTimeout(MiningError):

@@ -1,35 +1,57 @@
 """The GraphQL queries the miner sends, checked against GitHub's schema in the tests.
 
 One page of ``repository.issues`` carries each issue's fields and its fix evidence inline: the
-timeline filtered to closed, referenced, cross-referenced and connected events. Timelines longer
-than the inline window, and comments when hydrating, are fetched by batched overflow queries
-(aliases ``i0``, ``i1``, ... one per issue) so no event is lost and few requests are spent.
+timeline filtered to closed, reopened, referenced, cross-referenced, connected, disconnected and
+marked-as-duplicate events. Every query asks for the repository's ``nameWithOwner``: GitHub
+follows renames (``followRenames`` defaults to true), so that is the canonical name.
+Timelines longer than the inline window, and comments when hydrating, are fetched by batched
+overflow queries (aliases ``i0``, ``i1``, ... one per issue) so no event is lost and few
+requests are spent.
 """
 
 from __future__ import annotations
 
-EVIDENCE_TYPES = "[CLOSED_EVENT, REFERENCED_EVENT, CROSS_REFERENCED_EVENT, CONNECTED_EVENT]"
+EVIDENCE_TYPES = (
+    "[CLOSED_EVENT, REOPENED_EVENT, REFERENCED_EVENT, CROSS_REFERENCED_EVENT, CONNECTED_EVENT,"
+    " DISCONNECTED_EVENT, MARKED_AS_DUPLICATE_EVENT]"
+)
 
 EVIDENCE_FRAGMENTS = """
 fragment Subject on ReferencedSubject {
   __typename
   ... on Issue { number issueState: state repository { nameWithOwner } }
-  ... on PullRequest { number prState: state merged repository { nameWithOwner } }
+  ... on PullRequest {
+    number prState: state merged mergeCommit { oid } repository { nameWithOwner }
+  }
 }
 
 fragment Evidence on IssueTimelineItems {
   __typename
   ... on ClosedEvent {
     createdAt
+    stateReason
+    actor { __typename login }
     closer {
       __typename
       ... on Commit { oid repository { nameWithOwner } }
+      ... on PullRequest {
+        number prState: state merged mergeCommit { oid } repository { nameWithOwner }
+      }
+    }
+  }
+  ... on ReopenedEvent { createdAt stateReason actor { __typename login } }
+  ... on ReferencedEvent { createdAt commit { oid } commitRepository { nameWithOwner } }
+  ... on CrossReferencedEvent { createdAt willCloseTarget source { ...Subject } }
+  ... on ConnectedEvent { createdAt source { ...Subject } subject { ...Subject } }
+  ... on DisconnectedEvent { createdAt source { ...Subject } subject { ...Subject } }
+  ... on MarkedAsDuplicateEvent {
+    createdAt
+    canonical {
+      __typename
+      ... on Issue { number issueState: state repository { nameWithOwner } }
       ... on PullRequest { number prState: state merged repository { nameWithOwner } }
     }
   }
-  ... on ReferencedEvent { createdAt commit { oid } commitRepository { nameWithOwner } }
-  ... on CrossReferencedEvent { createdAt source { ...Subject } }
-  ... on ConnectedEvent { createdAt source { ...Subject } subject { ...Subject } }
 }
 """
 
@@ -41,11 +63,12 @@ fragment IssueFields on Issue {
   body
   state
   stateReason
+  author { login }
   authorAssociation
   createdAt
   updatedAt
   closedAt
-  labels(first: 100) { nodes { name } }
+  labels(first: 100) { totalCount nodes { name } }
   comments { totalCount }
 }
 """
@@ -58,6 +81,7 @@ query IssuesPage(
 ) {
   rateLimit { cost limit remaining resetAt }
   repository(owner: $owner, name: $name) {
+    nameWithOwner
     issues(
       first: $first, after: $after, filterBy: {states: $states, labels: $labels, since: $since},
       orderBy: {field: $order, direction: ASC}
@@ -91,7 +115,8 @@ def _batched(per_issue: str, count: int, extra_vars: str, fragments: str) -> str
     return (
         f"query Batch($owner: String!, $name: String!, {variables}) {{\n"
         "  rateLimit { cost limit remaining resetAt }\n"
-        f"  repository(owner: $owner, name: $name) {{\n{body}\n  }}\n}}\n" + fragments
+        f"  repository(owner: $owner, name: $name) {{\n    nameWithOwner\n{body}\n  }}\n}}\n"
+        + fragments
     )
 
 
@@ -128,3 +153,10 @@ def issues_by_number(count: int, timeline: int = 100) -> str:
         "{{ pageInfo {{ hasNextPage endCursor }} nodes {{ ...CommentFields }} }}"
     )
     return _batched(per_issue, count, "", EVIDENCE_FRAGMENTS + ISSUE_FRAGMENT + COMMENT_FRAGMENT)
+
+
+REPOSITORY_NAME = """
+query RepositoryName($owner: String!, $name: String!) {
+  repository(owner: $owner, name: $name) { nameWithOwner }
+}
+"""

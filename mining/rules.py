@@ -7,10 +7,15 @@ sees *why* an issue is in the population.
 ``issta24`` reproduces the published filter of Jajal et al.: a closed event carrying a commit id;
 a referenced event carrying a commit id; a cross-reference from a closed issue or pull request of
 the same project, the project matched by repository *name* only (as the published code did, so
-a fork ``someone/pytorch`` counts for ``pytorch/pytorch``); any connected event.
+a fork ``someone/pytorch`` counts for ``pytorch/pytorch``); a connected pull request or issue.
 
 ``strict`` asks for a fix that landed in the same repository: the repository matched by full
-name, pull requests merged, or the issue closed by a commit of that repository.
+name, pull requests merged, or the issue closed by a commit of that repository; a closure by a
+bot account (a stale bot) is never a fix.
+
+Both sets count only connections still in place: a ``disconnected`` event undoes the
+connection of the same pull request (REST does not say which one was disconnected, so there a
+disconnection undoes the latest open connection).
 """
 
 from __future__ import annotations
@@ -54,24 +59,42 @@ def cross_referenced_closed_same_name(record: Record) -> bool:
     )
 
 
+def live_connections(record: Record) -> list[dict[str, Any]]:
+    """The connected events that no later disconnected event undid, in time order."""
+    live: list[dict[str, Any]] = []
+    for e in record["events"]:
+        key = (e["source_repository"], e["source_number"])
+        if e["kind"] == "connected":
+            live.append(e)
+        elif e["kind"] == "disconnected":
+            match = [c for c in live if (c["source_repository"], c["source_number"]) == key]
+            if match:
+                live.remove(match[-1])
+    return live
+
+
 def connected(record: Record) -> bool:
-    return any(True for _ in _events(record, "connected"))
+    return bool(live_connections(record))
 
 
 # -- strict ---------------------------------------------------------------------------------
 
 
+def _human_closes(record: Record) -> Iterable[dict[str, Any]]:
+    return (e for e in _events(record, "closed") if not e.get("actor_is_bot"))
+
+
 def closed_by_commit_same_repository(record: Record) -> bool:
     return any(
         e["commit"] and _same_repository(record, e["source_repository"])
-        for e in _events(record, "closed")
+        for e in _human_closes(record)
     )
 
 
 def closed_by_merged_pull_request(record: Record) -> bool:
     return any(
         e["merged"] and _same_repository(record, e["source_repository"])
-        for e in _events(record, "closed")
+        for e in _human_closes(record)
     )
 
 
@@ -94,7 +117,7 @@ def cross_referenced_merged_pull_request(record: Record) -> bool:
 def connected_merged_pull_request(record: Record) -> bool:
     return any(
         e["merged"] and _same_repository(record, e["source_repository"])
-        for e in _events(record, "connected")
+        for e in live_connections(record)
     )
 
 
@@ -126,5 +149,7 @@ def evaluate(record: Record) -> dict[str, list[str]]:
 
 
 def is_fixed(record: Record, rule_set: str = DEFAULT_RULE_SET) -> bool:
-    """Closed with a fix: the issue is closed and a rule of the set fires."""
-    return record["state"] == "closed" and bool(firing(record, rule_set))
+    """Closed with a fix: the issue is closed, not retired, and a rule of the set fires."""
+    return (
+        record["state"] == "closed" and not record.get("retired") and bool(firing(record, rule_set))
+    )

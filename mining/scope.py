@@ -33,6 +33,16 @@ class Scope:
         if self.state not in STATES:
             raise ConvfailError(f"unknown state {self.state!r}", f"choose from {', '.join(STATES)}")
 
+    def renamed(self, repository: str) -> Scope:
+        """The same filters on the repository's current name."""
+        return Scope(repository, self.labels, self.state, self.exclude_labels, self.converter)
+
+    def out_of_scope_reason(self, record: dict[str, Any]) -> str:
+        """Why GitHub's filters no longer return ``record`` (for a retired record's tombstone)."""
+        if self.state != "all" and record["state"] != self.state:
+            return "reopened" if record["state"] == "open" else f"now {record['state']}"
+        return "labels changed"
+
     @property
     def owner(self) -> str:
         return self.repository.split("/")[0]
@@ -111,7 +121,7 @@ def resolve(
         )
     if not scopes:
         scopes = list(PRESETS.values())
-    if state and presets:
+    if state:
         scopes = [
             Scope(s.repository, s.labels, state, s.exclude_labels, s.converter) for s in scopes
         ]

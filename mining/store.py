@@ -5,6 +5,10 @@ any instant (even ``kill -9``) leaves either the page and its cursor or neither;
 continues after the last saved page. Upserts are idempotent: fetching an issue twice stores it
 once. The committed dataset, ``data/issues/<owner>__<repo>.jsonl``, is exported from here in a
 deterministic order; a fresh checkout without the state file seeds it from that JSONL.
+
+A full crawl also notes which issues it saw (``seen``), in the same transaction as each page, so
+that at its end the records it did not see can be checked and retired. ``aliases`` maps every
+name a repository was asked for to its canonical (current) name.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from convfail.dataset import atomic_write_text
+from convfail import issue_records
+from convfail.issue_records import record_line
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS issues (
@@ -40,15 +45,16 @@ CREATE TABLE IF NOT EXISTS etags (
     target TEXT PRIMARY KEY,
     etag TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS aliases (
+    name TEXT PRIMARY KEY,
+    canonical TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS seen (
+    crawl_key TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    PRIMARY KEY (crawl_key, number)
+);
 """
-
-
-def dataset_name(repository: str) -> str:
-    return repository.replace("/", "__") + ".jsonl"
-
-
-def record_line(record: dict[str, Any]) -> str:
-    return json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
 class Store:
@@ -101,26 +107,81 @@ class Store:
             "SELECT COUNT(*) FROM issues WHERE repository = ?", (repository,)
         ).fetchone()[0]
 
-    def seed(self, repository: str, dataset: Path) -> int:
-        """Load a committed JSONL into an empty store (a fresh checkout can then go incremental)."""
+    def seed(self, repository: str, dataset: Path, *, former: str | None = None) -> int:
+        """Load a committed JSONL into an empty store (a fresh checkout can then go incremental).
+
+        ``former``: the file holds the records under a repository's old name; they are loaded
+        under ``repository``, the name it has now.
+        """
         if self.count(repository) or not dataset.is_file():
             return 0
-        records = [
-            json.loads(line)
-            for line in dataset.read_text(encoding="utf-8").splitlines()
-            if line.strip()
-        ]
-        self.upsert(r for r in records if r.get("repository") == repository)
-        return len(records)
+        records = issue_records.read_records(dataset, issue_records.MINED_FIELDS)
+        mine = [r for r in records if r.get("repository") == (former or repository)]
+        self.upsert({**r, "repository": repository} for r in mine)
+        return len(mine)
 
     def export(self, repository: str, folder: Path) -> Path:
-        """Write ``<folder>/<owner>__<repo>.jsonl``: one record per line, sorted by number."""
-        path = folder / dataset_name(repository)
+        """Write ``<folder>/<owner>__<repo>.jsonl``: one record per line, sorted by number.
+
+        Each record lists the other names the repository was asked for (``aliases``).
+        """
+        aliases = self.aliases_of(repository)
+        return issue_records.write_records(
+            issue_records.record_path(repository, folder),
+            ({**r, "aliases": aliases} for r in self.records(repository)),
+        )
+
+    # -- names -----------------------------------------------------------------------------
+    def alias(self, name: str) -> str | None:
+        row = self.db.execute("SELECT canonical FROM aliases WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else None
+
+    def aliases_of(self, canonical: str) -> list[str]:
         rows = self.db.execute(
-            "SELECT record FROM issues WHERE repository = ? ORDER BY number", (repository,)
+            "SELECT name FROM aliases WHERE canonical = ? AND name != ? ORDER BY name",
+            (canonical, canonical),
         ).fetchall()
-        atomic_write_text(path, "".join(r[0] for r in rows))
-        return path
+        return [r[0] for r in rows]
+
+    def set_alias(self, name: str, canonical: str) -> None:
+        """Record ``name`` ▸ ``canonical`` and move whatever was kept under the old name."""
+        with self.db:
+            self.db.execute(
+                "INSERT INTO aliases (name, canonical) VALUES (?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET canonical = excluded.canonical",
+                (name, canonical),
+            )
+            self.db.execute(
+                "UPDATE aliases SET canonical = ? WHERE canonical = ?", (canonical, name)
+            )
+            if name == canonical:
+                return
+            rows = self.db.execute(
+                "SELECT number, record FROM issues WHERE repository = ?", (name,)
+            ).fetchall()
+            for number, text in rows:
+                record = json.loads(text) | {"repository": canonical}
+                self.db.execute(
+                    "INSERT OR REPLACE INTO issues (repository, number, updated_at, record)"
+                    " VALUES (?, ?, ?, ?)",
+                    (canonical, number, record["updated_at"], record_line(record)),
+                )
+            self.db.execute("DELETE FROM issues WHERE repository = ?", (name,))
+
+    # -- what a full crawl saw -----------------------------------------------------------
+    def unseen(self, crawl_key: str, repository: str) -> list[dict[str, Any]]:
+        """Live records of ``repository`` that the crawl ``crawl_key`` did not save."""
+        rows = self.db.execute(
+            "SELECT record FROM issues WHERE repository = ? AND number NOT IN"
+            " (SELECT number FROM seen WHERE crawl_key = ?) ORDER BY number",
+            (repository, crawl_key),
+        ).fetchall()
+        records = [json.loads(r[0]) for r in rows]
+        return [r for r in records if not r.get("retired")]
+
+    def forget_seen(self, crawl_key: str) -> None:
+        with self.db:
+            self.db.execute("DELETE FROM seen WHERE crawl_key = ?", (crawl_key,))
 
     # -- crawl progress -------------------------------------------------------------------
     def crawl(self, crawl_key: str) -> tuple[str | None, int, str, bool] | None:
@@ -141,15 +202,21 @@ class Store:
         records: list[dict[str, Any]],
         finished: bool,
         scope_key: str,
+        newest: str = "",
     ) -> None:
         """Store a page's records and advance the crawl's cursor in one transaction.
 
         The last page also moves the scope's watermark to the newest ``updated_at`` the crawl
-        saw and forgets the crawl, in the same transaction.
+        saw (``newest``: of items it read but did not keep) and forgets the crawl, in the same
+        transaction.
         """
-        newest = max((r["updated_at"] for r in records), default="")
+        newest = max([newest, *(r["updated_at"] for r in records)])
         with self.db:
             self._upsert(records)
+            self.db.executemany(
+                "INSERT OR IGNORE INTO seen (crawl_key, number) VALUES (?, ?)",
+                [(crawl_key, r["number"]) for r in records],
+            )
             self.db.execute(
                 "INSERT INTO crawls (crawl_key, cursor, pages, max_updated, finished)"
                 " VALUES (?, ?, 1, ?, ?) ON CONFLICT (crawl_key) DO UPDATE SET"

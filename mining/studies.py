@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +23,16 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from convfail import issue_records
 from convfail.codebook import load_codebook
 from convfail.dataset import atomic_write_text, csv_text, read_csv
-from convfail.errors import DatasetError
+from convfail.errors import ConvfailError, DatasetError
+from convfail.issue_records import MINED_FIELDS, project_path
+from convfail.paths import labels_dir
 from convfail.records import ISSUE_COLUMNS, ISSUE_KEY
 from mining import rules
+from mining.miner import Miner
 from mining.scope import Scope
-from mining.store import dataset_name
 
 POPULATION_COLUMNS = [
     "repository",
@@ -78,7 +82,7 @@ def population(records: Iterable[dict[str, Any]], scope: Scope, rule_set: str) -
             "strict_rules": ";".join(rules.firing(r, "strict")),
         }
         for r in records
-        if scope.in_population(r)
+        if scope.in_population(r) and not r.get("retired")
     ]
     frame = pd.DataFrame(rows, columns=POPULATION_COLUMNS)
     return frame.sort_values(ISSUE_KEY, kind="stable").reset_index(drop=True)
@@ -101,12 +105,21 @@ def draw(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
     return pd.concat(picked).sort_values(ISSUE_KEY, kind="stable").reset_index(drop=True)
 
 
-def mined_rows(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
+def mined_rows(
+    records: Iterable[dict[str, Any]], study_names: Mapping[str, str] | None = None
+) -> pd.DataFrame:
+    """One row per record, keyed by the repository name the study uses.
+
+    A repository renamed since the study was made keeps its old name in ``issues.csv``;
+    ``study_names`` maps the record's current name to it, so the study's files still join on
+    their own key while ``record`` points at the file under the current name.
+    """
+    study_names = study_names or {}
     rows = [
         {
-            "repository": r["repository"],
+            "repository": study_names.get(r["repository"], r["repository"]),
             "number": r["number"],
-            "record": f"data/issues/{dataset_name(r['repository'])}",
+            "record": project_path(r["repository"]),
             "created_at": r["created_at"],
             "closed_at": r["closed_at"] or "",
             "updated_at": r["updated_at"],
@@ -123,9 +136,11 @@ def mined_rows(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
     return frame.sort_values(ISSUE_KEY, kind="stable").reset_index(drop=True)
 
 
-def write_mined(folder: Path, records: Iterable[dict[str, Any]]) -> Path:
+def write_mined(
+    folder: Path, records: Iterable[dict[str, Any]], study_names: Mapping[str, str] | None = None
+) -> Path:
     path = folder / "mined.csv"
-    atomic_write_text(path, csv_text(mined_rows(records)))
+    atomic_write_text(path, csv_text(mined_rows(records, study_names)))
     return path
 
 
@@ -147,7 +162,7 @@ def sample_issues(
                 "pilot_artifact_id": "",
                 "created_at": record["created_at"][:10],
                 "created_at_source": "mined",
-                "source_file": f"data/issues/{dataset_name(row.repository)}",
+                "source_file": project_path(row.repository),
                 "source_sheet": "",
                 "source_row": "",
             }
@@ -171,13 +186,23 @@ def write_sample(
     frames = [population(records[s.repository], s, rule_set) for s in scopes]
     snapshot = pd.concat(frames).sort_values(ISSUE_KEY, kind="stable").reset_index(drop=True)
     sample = draw(snapshot, n, seed)
+    if sample.empty:
+        counts = ", ".join(
+            f"{s.repository}: {len(records[s.repository])} record(s), "
+            f"{int((snapshot['repository'] == s.repository).sum())} in population"
+            for s in scopes
+        )
+        raise DatasetError(
+            f"no issue in scope is closed with a fix by the {rule_set} rules ({counts});"
+            " nothing written",
+            "mine the issues with their evidence first (convfail mine issues), widen the scope,"
+            " or choose other --rules",
+        )
     by_key = {(r["repository"], r["number"]): r for rs in records.values() for r in rs}
     converters = {s.repository: s.converter or s.name for s in scopes}
     issues_text = csv_text(sample_issues(sample, by_key, converters))
     issues_file = folder / "issues.csv"
-    labelled = (
-        [f for f in (folder / "labels").glob("*.csv")] if (folder / "labels").is_dir() else []
-    )
+    labelled = sorted(labels_dir(folder).glob("*.csv")) if labels_dir(folder).is_dir() else []
     if (
         labelled
         and issues_file.is_file()
@@ -202,7 +227,7 @@ def write_sample(
             "scopes": [
                 s.describe()
                 | {
-                    "records": f"data/issues/{dataset_name(s.repository)}",
+                    "records": project_path(s.repository),
                     "in_population": int((snapshot["repository"] == s.repository).sum()),
                     "fixed": int(
                         (
@@ -234,3 +259,64 @@ def study_numbers(folder: Path) -> dict[str, list[int]]:
     for row in issues.itertuples(index=False):
         grouped.setdefault(row.repository, []).append(int(row.number))
     return {repo: sorted(numbers) for repo, numbers in sorted(grouped.items())}
+
+
+def read_records(repository: str) -> list[dict[str, Any]]:
+    """The committed records of a repository, also when it was renamed since."""
+    path = issue_records.find_path(repository)
+    if not path.is_file():
+        raise ConvfailError(
+            f"no mined records for {repository} ({path})",
+            f"run: convfail mine issues --repo {repository} (or a --preset)",
+        )
+    return issue_records.read_records(path, MINED_FIELDS)
+
+
+def sample_study(
+    folder: Path, name: str, scopes: list[Scope], n: int, seed: int, rule_set: str
+) -> tuple[list[Path], list[tuple[str, int, int]]]:
+    """Sample the mined records of ``scopes`` into a new study at ``folder``.
+
+    Returns the files written and, per repository (under its current name), how many issues
+    were in the population and how many of them are closed with a fix by ``rule_set``.
+    """
+    current, records = [], {}
+    for scope in scopes:
+        found = read_records(scope.repository)
+        renamed = scope.renamed(found[0]["repository"]) if found else scope
+        current.append(renamed)
+        records[renamed.repository] = found
+    written = write_sample(folder, name, current, records, n, seed, rule_set)
+    frame = read_csv(folder / "population.csv")
+    counts = []
+    for scope in current:
+        rows = frame[frame["repository"] == scope.repository]
+        counts.append((scope.repository, len(rows), int((rows["fixed"] == "true").sum())))
+    return written, counts
+
+
+@dataclass(frozen=True)
+class Hydrated:
+    """What ``mine hydrate`` did: per repository (the study's name for it) the issues found,
+    the issues asked for, and the ones GitHub no longer has with the reason; the file written."""
+
+    per_repository: list[tuple[str, int, int, dict[int, str]]]
+    path: Path
+
+
+def hydrate_study(miner: Miner, folder: Path, *, refresh: bool) -> Hydrated:
+    """Fill the text and evidence of a study's issues and write its ``mined.csv``.
+
+    Records are looked up under the repository's current name; ``mined.csv`` keeps the name
+    the study uses, so it still joins ``issues.csv``. Retired records are left out.
+    """
+    mined, study_names, per_repository = [], {}, []
+    for repository, numbers in study_numbers(folder).items():
+        missing = miner.hydrate(repository, numbers, refresh=refresh)
+        canonical = miner.store.alias(repository) or repository
+        study_names[canonical] = repository
+        stored = [miner.store.get(canonical, n) for n in numbers if n not in missing]
+        found = [r for r in stored if r is not None and not r.get("retired")]
+        mined.extend(found)
+        per_repository.append((repository, len(found), len(numbers), missing))
+    return Hydrated(per_repository, write_mined(folder, mined, study_names))

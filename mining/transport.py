@@ -1,23 +1,32 @@
 """The one HTTP session with GitHub: auth, retries, rate limits, conditional requests, archive.
 
-Every request goes through :meth:`Transport.request`, one at a time (GitHub asks clients never to
-run requests in parallel). It
+HTTP itself is ``requests`` (redirects, ``HTTPS_PROXY``/``NO_PROXY``, gzip, keep-alive) with
+urllib3's :class:`~urllib3.util.Retry` for what any client retries: dropped connections and 5xx
+answers, with exponential backoff and jitter. A host that does not resolve fails at once with one
+line instead of being retried for minutes. On top of that, this module keeps only what is
+particular to GitHub (PyGithub's ``GithubRetry`` is the model, a ``Retry`` that reads GitHub's
+limit headers):
 
-- reads ``x-ratelimit-*`` and ``Retry-After``; tells a *primary* limit (budget spent:
-  ``x-ratelimit-remaining: 0``, or GraphQL's ``RATE_LIMITED`` error) from a *secondary* one
-  (``Retry-After`` or the "secondary rate limit" message); sleeps until the reset, or stops with
-  :class:`RateLimitExhausted` under ``no_wait``;
-- retries 5xx answers, dropped connections and truncated JSON with exponential backoff and
-  jitter; a GraphQL timeout is raised as :class:`GraphQLTimeout` so the caller can shrink its
-  page instead of repeating a query that will time out again;
-- sends ``If-None-Match`` when given an ETag (a 304 costs no rate budget);
-- archives each successful exchange with the token stripped, and in replay mode answers from the
-  archive without touching the network.
+- a *primary* limit (budget spent: ``x-ratelimit-remaining: 0``, or GraphQL's ``RATE_LIMITED``
+  error in a 200 answer) sleeps until ``x-ratelimit-reset``; a *secondary* one waits
+  ``retry-after``, or at least a minute, longer each time, when GitHub gives none (docs "Rate
+  limits for the REST API", "Exceeding the secondary rate limit"); ``no_wait`` stops instead with
+  :class:`RateLimitExhausted`;
+- a 200 whose JSON is cut short is fetched again;
+- a GraphQL timeout that outlives urllib3's retries is raised as :class:`GraphQLTimeout` so the
+  caller can shrink its page;
+- GraphQL errors of type ``NOT_FOUND`` (a field GitHub cannot resolve, answered ``null``) are
+  handed to callers that expect them instead of failing the whole query.
+
+Every request goes through :meth:`Transport.request`, one at a time (GitHub asks clients not to
+run requests in parallel). ``If-None-Match`` is sent when given an ETag; a 304 is free of rate
+limit only for authorized requests (docs "Best practices for using the REST API"), and the REST
+mode is the no-token mode, so the miner counts on 304s for bytes and time, not for budget.
+Each exchange is archived with the token stripped; replay answers from the archive offline.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import logging
 import random
@@ -29,6 +38,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError
+from urllib3.util import Retry
+
 from mining.archive import Archive, Exchange
 from mining.errors import GitHubError, GraphQLTimeout, MiningError, RateLimitExhausted, ReplayMiss
 
@@ -39,6 +53,7 @@ ARCHIVED_HEADERS = (
     "content-type",
     "etag",
     "link",
+    "location",
     "retry-after",
     "x-ratelimit-limit",
     "x-ratelimit-remaining",
@@ -46,8 +61,23 @@ ARCHIVED_HEADERS = (
     "x-ratelimit-resource",
     "x-ratelimit-used",
 )
-RETRY_STATUSES = {500, 502, 503, 504}
+RETRY_STATUSES = (500, 502, 503, 504)
+# A connection that is refused (wrong port, a proxy that is down) is retried a few times only,
+# about 7 s with the default backoff; read errors and 5xx answers keep the full budget.
+CONNECT_RETRIES = 3
+STATUS_RETRIES = 3  # a GraphQL timeout repeated this often is a page too big, not bad luck
+SECONDARY_WAIT = 60.0  # docs: with no retry-after, wait at least one minute
 LINK_NEXT = re.compile(r'<([^>]+)>;\s*rel="next"')
+
+
+class ConnectionRetry(Retry):
+    """urllib3's retry policy, except that a name that does not resolve is not retried."""
+
+    def increment(self, *args: Any, **kwargs: Any) -> Retry:
+        error = kwargs.get("error", args[3] if len(args) > 3 else None)
+        if isinstance(error, NameResolutionError):
+            raise MaxRetryError(kwargs.get("_pool"), kwargs.get("url") or "", error)
+        return super().increment(*args, **kwargs)
 
 
 @dataclass
@@ -55,6 +85,7 @@ class Response:
     status: int
     headers: dict[str, str]
     text: str
+    url: str = ""  # where the answer came from, after redirects
 
     def json(self) -> Any:
         return json.loads(self.text) if self.text else None
@@ -114,6 +145,11 @@ class Transport:
     ) -> None:
         if replay and archive is None:
             raise MiningError("replay needs an archive", "run once without --replay to record one")
+        if urlsplit(base_url).scheme not in ("http", "https") or not urlsplit(base_url).netloc:
+            raise MiningError(
+                f"not an API address: {base_url!r}",
+                "give --api-url (or CONVFAIL_GITHUB_API) as http(s)://host[:port][/path]",
+            )
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.archive = archive
@@ -126,8 +162,35 @@ class Transport:
         self.sleep = sleep
         self.clock = clock
         self.random = random.Random(seed)
+        self.secondary_wait = min(SECONDARY_WAIT, max_backoff)
         self.stats = Stats()
-        self._connection: http.client.HTTPConnection | None = None
+        self.session = self._session()
+
+    def _session(self) -> requests.Session:
+        session = requests.Session()
+        retry = ConnectionRetry(
+            total=self.max_retries,
+            connect=CONNECT_RETRIES,
+            status=STATUS_RETRIES,
+            status_forcelist=RETRY_STATUSES,
+            allowed_methods=None,  # GraphQL queries are POSTs that change nothing
+            backoff_factor=self.backoff,
+            backoff_max=self.max_backoff,
+            backoff_jitter=self.backoff,
+            respect_retry_after_header=True,
+            raise_on_status=False,
+        )
+        adapter = HTTPAdapter(max_retries=retry)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        session.headers.update(
+            {
+                "Accept": "application/vnd.github+json",
+                "User-Agent": "convfail-miner",
+                "X-GitHub-Api-Version": "2022-11-28",
+            }
+        )
+        return session
 
     # -- public -------------------------------------------------------------------------------
     @property
@@ -135,9 +198,7 @@ class Transport:
         return bool(self.token)
 
     def close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        self.session.close()
 
     def scrub(self, text: str) -> str:
         """``text`` with the token replaced, for anything that is stored, logged or shown."""
@@ -148,11 +209,22 @@ class Transport:
     ) -> Response:
         return self.request("GET", path, params=params, etag=etag)
 
-    def graphql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
-        """Run a query; return its ``data``. GraphQL errors become :class:`GitHubError`."""
+    def graphql(
+        self, query: str, variables: dict[str, Any], *, not_found_ok: bool = False
+    ) -> dict[str, Any]:
+        """Run a query; return its ``data``. GraphQL errors become :class:`GitHubError`.
+
+        With ``not_found_ok``, errors of type ``NOT_FOUND`` are accepted: GitHub answers such a
+        field with null and the caller reads the null (an issue deleted, transferred, or a
+        pull request's number).
+        """
         response = self.request("POST", "/graphql", body={"query": query, "variables": variables})
         payload = response.json() or {}
-        errors = payload.get("errors") or []
+        errors = [
+            e
+            for e in payload.get("errors") or []
+            if not (not_found_ok and isinstance(e, dict) and e.get("type") == "NOT_FOUND")
+        ]
         if errors:
             messages = "; ".join(self.scrub(str(e.get("message", e))) for e in errors[:3])
             raise GitHubError(
@@ -215,29 +287,10 @@ class Transport:
                 path += ("&" if "?" in path else "?") + urlencode(clean)
         return path
 
-    def _connect(self) -> http.client.HTTPConnection:
-        if self._connection is None:
-            split = urlsplit(self.base_url)
-            cls = (
-                http.client.HTTPSConnection
-                if split.scheme == "https"
-                else http.client.HTTPConnection
-            )
-            self._connection = cls(split.hostname or "", split.port, timeout=self.timeout)
-        return self._connection
-
-    def _headers(self, etag: str | None, has_body: bool) -> dict[str, str]:
-        headers = {
-            "Accept": "application/vnd.github+json",
-            "User-Agent": "convfail-miner",
-            "X-GitHub-Api-Version": "2022-11-28",
-        }
-        if self.token:
-            headers["Authorization"] = f"bearer {self.token}"
+    def _headers(self, etag: str | None) -> dict[str, str]:
+        headers = {"Authorization": f"bearer {self.token}"} if self.token else {}
         if etag:
             headers["If-None-Match"] = etag
-        if has_body:
-            headers["Content-Type"] = "application/json"
         return headers
 
     def _resource(self, method: str, target: str) -> str:
@@ -298,9 +351,10 @@ class Transport:
             self._wait_for_budget(resource)
             try:
                 response = self._send_once(method, target, payload, etag)
-            except (OSError, http.client.HTTPException) as exc:
-                self.close()
-                self._backoff(attempt, f"connection failed ({type(exc).__name__})")
+            except requests.ConnectionError as exc:
+                raise self._unreachable(exc) from None
+            except (requests.exceptions.ChunkedEncodingError, requests.Timeout) as exc:
+                self._backoff(attempt, f"the answer was cut off ({type(exc).__name__})")
                 attempt += 1
                 continue
             info = self._note_rate(resource, response.headers)
@@ -309,7 +363,6 @@ class Transport:
                 try:
                     parsed = response.json()
                 except ValueError:
-                    self.close()
                     self._backoff(attempt, "truncated or malformed JSON in the response")
                     attempt += 1
                     continue
@@ -323,11 +376,14 @@ class Transport:
                 return response
             message = _message(response)
             if status in RETRY_STATUSES:
+                # urllib3 has already retried this answer STATUS_RETRIES times with backoff
                 if resource == "graphql" and "timeout" in message.lower():
                     raise GraphQLTimeout("GitHub timed out computing a GraphQL page")
-                self._backoff(attempt, f"GitHub answered {status}")
-                attempt += 1
-                continue
+                raise MiningError(
+                    f"GitHub answered {status} to {STATUS_RETRIES + 1} tries of "
+                    f"{method} {self.scrub(target.split('?')[0])}",
+                    "check GitHub's status page, then run again: the crawl resumes",
+                )
             if status in {403, 429}:
                 retry_after = response.headers.get("retry-after")
                 if info is not None and info.remaining == 0 and not retry_after:
@@ -338,11 +394,7 @@ class Transport:
                     pauses += 1
                     continue
                 if retry_after or "secondary rate limit" in message.lower() or status == 429:
-                    wait = (
-                        float(retry_after)
-                        if retry_after
-                        else min(self.max_backoff, 60.0 * 2**attempt)
-                    )
+                    wait = float(retry_after) if retry_after else self.secondary_wait * 2**attempt
                     self._pause(wait, "GitHub's secondary rate limit was hit")
                     attempt += 1
                     pauses += 1
@@ -350,22 +402,48 @@ class Transport:
             raise self._client_error(status, method, target, message)
 
     def _send_once(self, method: str, target: str, payload: str, etag: str | None) -> Response:
-        connection = self._connect()
         base_path = urlsplit(self.base_url).path.rstrip("/")
-        self.stats.requests += 1
-        connection.request(
-            method,
-            base_path + target,
-            body=payload.encode() if payload else None,
-            headers=self._headers(etag, bool(payload)),
+        root = self.base_url[: len(self.base_url) - len(base_path)] if base_path else self.base_url
+        try:
+            raw = self.session.request(
+                method,
+                root + base_path + target,
+                data=payload.encode() if payload else None,
+                headers=self._headers(etag)
+                | ({"Content-Type": "application/json"} if payload else {}),
+                timeout=self.timeout,
+            )
+        finally:
+            self.stats.requests += 1
+        for hop in [*raw.history, raw]:
+            tried = getattr(hop.raw, "retries", None)
+            extra = len(tried.history) if tried is not None else 0
+            self.stats.requests += extra + (hop is not raw)
+            self.stats.retries += extra
+            self.stats.statuses[hop.status_code] += 1
+        return Response(
+            raw.status_code, {k.lower(): v for k, v in raw.headers.items()}, raw.text, raw.url
         )
-        raw = connection.getresponse()
-        text = raw.read().decode("utf-8", errors="replace")
-        headers = {k.lower(): v for k, v in raw.getheaders()}
-        self.stats.statuses[raw.status] += 1
-        if headers.get("connection", "").lower() == "close":
-            self.close()
-        return Response(raw.status, headers, text)
+
+    def _unreachable(self, exc: requests.ConnectionError) -> MiningError:
+        host = urlsplit(self.base_url).hostname or self.base_url
+        reason = exc.args[0] if exc.args else exc
+        cause = getattr(reason, "reason", reason)
+        if isinstance(cause, NameResolutionError):
+            return MiningError(
+                f"cannot resolve {host}", "check the network, a proxy setting, or --api-url"
+            )
+        retries = min(CONNECT_RETRIES, self.max_retries)
+        if isinstance(cause, NewConnectionError):
+            return MiningError(
+                f"cannot connect to {host} after {retries} retries "
+                f"({str(cause).split(': ', 1)[-1]})",
+                "check --api-url, a proxy setting, or your connection, then run again to resume",
+            )
+        return MiningError(
+            f"cannot reach {host} after {self.max_retries} retries ({type(cause).__name__})",
+            "check your connection or GitHub's status page, then run again to resume",
+        )
 
     def _client_error(self, status: int, method: str, target: str, message: str) -> GitHubError:
         where = self.scrub(target.split("?")[0])
@@ -373,14 +451,17 @@ class Transport:
             return GitHubError(
                 f"GitHub refused the credentials ({message})",
                 "check GITHUB_TOKEN or `gh auth status`; without a token the miner uses REST",
+                status,
             )
-        if status == 404:
+        if status in {404, 410}:
+            gone = "deleted" if status == 410 else "not found"
             return GitHubError(
-                f"not found: {where}", "check the repository name (OWNER/NAME) and your access"
+                f"{gone}: {where}", "check the repository name (OWNER/NAME) and your access", status
             )
         return GitHubError(
             f"GitHub answered {status} to {method} {where}: {message}",
             "check the command's options; run with -v for details",
+            status,
         )
 
 

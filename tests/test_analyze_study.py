@@ -115,5 +115,7 @@ def test_side_by_side_counts_and_test(project_copy):
     assert old.loc["crash", "count"] == 112
     result = homogeneity_test(table, "symptom")
     assert result["dof"] == 4  # hang is used by neither study and dropped
-    files = compare_studies(first, second, project_copy / "cmp")
-    assert all(f.exists() for f in files)
+    comparison = compare_studies(first, second, project_copy / "cmp")
+    assert comparison.design.startswith("independent samples")
+    assert all(f.exists() for f in comparison.files)
+    assert any("tiny study (5 issues" in w for w in comparison.warnings)

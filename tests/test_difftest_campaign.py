@@ -7,12 +7,21 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
-from convfail.campaign_files import CONFIG_FILE, RESULTS_FILE, append_result, read_results
+from convfail.campaign_files import (
+    CONFIG_FILE,
+    RESULTS_FILE,
+    append_result,
+    read_results,
+    write_results,
+)
 from convfail.errors import ConvfailError
 from convfail.paths import campaign_dir
+from convfail.verdicts import parse_policy
 from difftest.campaign import CampaignConfig, plan, run_campaign
+from difftest.compare import compare_outputs
 
 pytest.importorskip("torch")
 
@@ -148,8 +157,99 @@ def test_status_reports_a_torn_tail_and_leaves_the_file_alone(tmp_path, monkeypa
         text=True,
     )
     assert out.returncode == 0 and "torn" in out.stderr
-    assert out.stdout.splitlines()[1].split()[-1] == "1"  # one record counted
+    row = next(line for line in out.stdout.splitlines() if line.startswith("torchscript"))
+    assert row.split()[-1] == "1"  # one record counted
     assert (folder / RESULTS_FILE).read_text() == text
+
+
+def _status(env, *args):
+    return subprocess.run(
+        [sys.executable, "-m", "convfail.cli", "difftest", "status", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+
+def _compared(key: str, source: list[float], converted: list[float]) -> dict:
+    """A record as the runner writes it, with a real comparison judged under ``default``."""
+    policy = parse_policy("default")
+    result = compare_outputs(
+        [[np.array(source, np.float32)]], [[np.array(converted, np.float32)]], policy
+    )
+    return {
+        "key": f"{key}/torchscript",
+        "converter": "torchscript",
+        "policy": "default",
+        "outcome": result.verdict(policy),
+        "signature": "",
+        "comparison": result.to_dict(),
+    }
+
+
+def test_status_rejudges_a_campaign_under_another_policy_without_rerunning(tmp_path, monkeypatch):
+    root = _project(tmp_path, monkeypatch)
+    env = {**os.environ, "CONVFAIL_HOME": str(root)}
+    folder = campaign_dir("p")
+    folder.mkdir(parents=True)
+    (folder / CONFIG_FILE).write_text(CampaignConfig(name="p").to_yaml())
+    records = [
+        _compared("round-off", [1.0, 2.0], [1.0, 2.0 + 2.4e-7]),
+        _compared("large", [1e32], [1.00001e32]),
+        _compared("nan", [float("nan"), 1.0], [0.0, 1.0]),
+        _compared("real", [1.0], [1.5]),
+        {
+            "key": "boom/torchscript",
+            "converter": "torchscript",
+            "outcome": "crash",
+            "signature": "crash | SIGSEGV | ",
+            "comparison": None,
+        },
+    ]
+    write_results(folder / RESULTS_FILE, records)
+    before = (folder / RESULTS_FILE).read_bytes()
+
+    def keys(*args):
+        out = _status(env, "p", "--keys", *args)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.split()
+
+    assert keys("--outcome", "mismatch") == ["large/torchscript", "real/torchscript"]
+    assert keys("--outcome", "mismatch", "--policy", "paper") == ["real/torchscript"]
+    assert keys("--outcome", "mismatch", "--policy", "0,1e-7") == [
+        "large/torchscript",
+        "real/torchscript",
+        "round-off/torchscript",
+    ]
+    assert keys("--outcome", "nonfinite_mismatch", "--policy", "paper") == ["nan/torchscript"]
+    assert keys("--outcome", "crash", "--policy", "1,1") == ["boom/torchscript"]
+    table = _status(env, "p", "--policy", "paper").stdout
+    assert table.startswith("policy: paper (allclose rtol 0.001, atol 1e-07)")
+    bad = _status(env, "p", "--policy", "strict")
+    assert bad.returncode != 0 and len(bad.stderr.splitlines()) == 1
+    assert "unknown verdict policy" in bad.stderr
+    assert (folder / RESULTS_FILE).read_bytes() == before  # read commands never write
+
+
+def test_status_on_a_corrupted_middle_line_fails_and_leaves_the_file_byte_identical(
+    tmp_path, monkeypatch
+):
+    root = _project(tmp_path, monkeypatch)
+    env = {**os.environ, "CONVFAIL_HOME": str(root)}
+    folder = campaign_dir("c")
+    folder.mkdir(parents=True)
+    (folder / CONFIG_FILE).write_text(CampaignConfig(name="c").to_yaml())
+    for i in range(43):
+        append_result(folder / RESULTS_FILE, _compared(f"m{i:02d}", [1.0], [1.0]))
+    lines = (folder / RESULTS_FILE).read_bytes().split(b"\n")
+    lines[10] = lines[10][:25]
+    (folder / RESULTS_FILE).write_bytes(b"\n".join(lines))
+    before = (folder / RESULTS_FILE).read_bytes()
+    for args in (["c"], ["c", "--keys"], ["c", "--policy", "paper"]):
+        out = _status(env, *args)
+        assert out.returncode != 0 and out.stdout == ""
+        assert len(out.stderr.splitlines()) == 1 and f"{RESULTS_FILE}:11" in out.stderr
+        assert (folder / RESULTS_FILE).read_bytes() == before
 
 
 def test_a_record_is_never_appended_onto_an_unended_last_line(tmp_path):
@@ -159,3 +259,30 @@ def test_a_record_is_never_appended_onto_an_unended_last_line(tmp_path):
     assert read_results(path).records == [first]
     append_result(path, {"key": "b/torchscript", "outcome": "mismatch"})
     assert [r["key"] for r in read_results(path).records] == ["a/torchscript", "b/torchscript"]
+
+
+def test_difftest_list_loads_no_framework_and_no_pandas():
+    code = (
+        "import sys\n"
+        "from convfail.cli import main\n"
+        "try:\n"
+        "    main(['difftest', 'list'])\n"
+        "finally:\n"
+        "    heavy = {'torch', 'tensorflow', 'pandas', 'matplotlib', 'tf2onnx'}\n"
+        "    print(sorted({m.split('.')[0] for m in sys.modules} & heavy), file=sys.stderr)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stderr.strip().splitlines()[-1] == "[]", out.stderr
+    assert "probe [torch]:" in out.stdout and "nonfinite-sign" in out.stdout
+
+
+@pytest.mark.slow
+def test_the_light_model_name_lists_equal_the_model_tables():
+    pytest.importorskip("tensorflow")
+    from difftest import tf_models, torch_models
+    from difftest.sources import MODEL_NAMES
+
+    assert set(MODEL_NAMES[("zoo", "torch")]) == set(torch_models.ZOO)
+    assert set(MODEL_NAMES[("probe", "torch")]) == set(torch_models.PROBES)
+    assert set(MODEL_NAMES[("zoo", "tensorflow")]) == set(tf_models.ZOO)
+    assert set(MODEL_NAMES[("probe", "tensorflow")]) == set(tf_models.PROBES)

@@ -10,9 +10,11 @@ from scipy import stats
 from analysis.evolution.stats import spearman_test
 from analysis.evolution.tables import (
     BINNINGS,
+    PAPER_WINDOW,
     SUBSET,
     cumulative_by_quarter,
     failures_per_release,
+    in_window,
     release_bins,
     split_dated,
     subset_causes,
@@ -143,9 +145,12 @@ def built() -> dict:
 def test_reference_study_reproduces_rho_all_failures(built):
     result = built["spearman_rq3"]
     checks = {c.cell: c for c in result.checks}
-    all_cell = "binning=not_merged, changes_counted=operators, failures=all, measure=count"
+    all_cell = (
+        "window=paper, binning=not_merged, changes_counted=operators, failures=all, measure=count"
+    )
     assert checks[all_cell].status == "match"
-    table = result.table.set_index(["binning", "changes_counted", "failures", "measure"])
+    paper = result.table[result.table["window"] == "paper"]
+    table = paper.set_index(["binning", "changes_counted", "failures", "measure"])
     assert table.loc[("not_merged", "operators", "all", "count"), "rho"] == pytest.approx(
         0.34, abs=0.005
     )
@@ -154,10 +159,54 @@ def test_reference_study_reproduces_rho_all_failures(built):
     assert any("releases 2–7" in n for n in result.notes)
 
 
+def test_the_033_is_checked_against_the_merged_share_in_the_paper_window(built):
+    checks = {c.cell: c for c in built["spearman_rq3"].checks}
+    cell = (
+        "window=paper, binning=merged_2_7, changes_counted=operators, "
+        "failures=incompatibility_type, measure=share"
+    )
+    assert checks[cell].published == 0.33
+    assert checks[cell].status == "explained"  # the shipped creation dates differ
+    assert "88 torch.onnx" in checks[cell].note
+
+
 def test_reference_study_leaves_out_the_8_undated_issues(built):
     undated = built["rq3_undated_issues"].table
     assert len(undated) == 8
     assert "8 of 200 sampled failures have no creation date" in built["spearman_rq3"].notes[0]
-    final = built["fig6_failures_over_time"].table
-    last = final[final["quarter"] == final["quarter"].max()]
-    assert last[last["failures"] == "all"]["cumulative"].sum() == 192
+    table = built["fig6_failures_over_time"].table
+    for window, dated in (("full", 192), ("paper", 185)):
+        final = table[table["window"] == window]
+        last = final[final["quarter"] == final["quarter"].max()]
+        assert last[last["failures"] == "all"]["cumulative"].sum() == dated
+
+
+def test_figure6_uses_the_paper_window_and_keeps_the_full_range(built):
+    result = built["fig6_failures_over_time"]
+    assert set(result.figures) == {"fig6_failures_over_time", "fig6_failures_over_time_full"}
+    paper = result.table[(result.table["window"] == "paper") & (result.table["failures"] == "all")]
+    ends = paper[paper["quarter"] == paper["quarter"].max()].set_index("converter")["cumulative"]
+    assert ends.to_dict() == {"tf2onnx": 97, "torch.onnx": 88}  # the paper's figure: 100, 93
+
+
+def test_in_window_is_strict():
+    dated = pd.DataFrame(
+        {"created": pd.to_datetime(["2017-12-06", "2017-12-07", "2022-12-11", "2022-12-12"])}
+    )
+    assert len(in_window(dated, PAPER_WINDOW)) == 2
+    assert len(in_window(dated, None)) == 4
+
+
+def test_figure6_opset_labels_do_not_collide(built):
+    figure = built["fig6_failures_over_time"].figures["fig6_failures_over_time"]
+    axis = figure.axes[0]
+    labels = {t.get_text(): t.get_position() for t in axis.texts}
+    assert labels["6"][1] != labels["7"][1]  # released about a month apart: separate rows
+
+
+def test_figure6_colours_follow_the_paper(built):
+    figure = built["fig6_failures_over_time"].figures["fig6_failures_over_time"]
+    handles, names = figure.axes[0].get_legend_handles_labels()
+    colour = {n: tuple(h.get_facecolor()[0][:3]) for h, n in zip(handles, names, strict=True)}
+    assert colour["torch.onnx"] == pytest.approx((0x4C / 255, 0x72 / 255, 0xB0 / 255))
+    assert colour["tf2onnx"] == pytest.approx((0xDD / 255, 0x84 / 255, 0x52 / 255))

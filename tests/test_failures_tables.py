@@ -161,7 +161,8 @@ def test_drift_check_is_perfect(study):
         study, "drift_a", "drift_b", ["location", "symptom", "cause", "subcause"]
     )
     assert (table["kappa"] == 1.0).all()
-    assert table[table["converter"] == "total"]["n"].tolist() == [18, 18, 18, 18]
+    # sub-cause: only the 8 issues where both raters gave one (blank = not coded, BLANK_POLICY)
+    assert table[table["converter"] == "total"]["n"].tolist() == [18, 18, 18, 8]
 
 
 def crafted(rows: list[tuple]) -> pd.DataFrame:

@@ -56,3 +56,22 @@ def test_integer_and_boolean_values_must_be_equal():
     a = np.array([True, False, True])
     assert scaled_error(a, a.copy(), 1e-4) == 0.0
     assert scaled_error(a, ~a, 1e-4) > 1.0
+
+
+def test_localize_says_its_policy_and_why_the_two_verdicts_differ():
+    from convfail.verdicts import parse_policy
+    from difftest.localize.verdict import policy_verdict
+
+    source = [[np.array([1000.0, -2.0], np.float32)]]
+    converted = [[np.array([1000.01, -2.0], np.float32)]]
+    tolerance = Tolerance()
+    assert tolerance.scaled_error(source[0][0], converted[0][0]) <= 1.0  # the localizer agrees
+    recorded = {"outcome": "success", "policy": "paper", "n_inputs": 10}
+    section = policy_verdict(source, converted, parse_policy("default"), tolerance, True, recorded)
+    assert section["policy"] == "default" and section["outcome"] == "mismatch"
+    assert section["localizer"] == "agrees"
+    first, second = section["why"]
+    assert "round-off" in first and "RMS" in first
+    assert "recorded success under policy paper on 10 input(s)" in second
+    agreeing = policy_verdict(source, converted, parse_policy("paper"), tolerance, True)
+    assert agreeing["outcome"] == "success" and agreeing["why"] == []

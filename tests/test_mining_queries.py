@@ -14,6 +14,7 @@ QUERIES = {
     "comments overflow x3": queries.comments_overflow(3),
     "issues by number x1": queries.issues_by_number(1),
     "issues by number x20": queries.issues_by_number(20),
+    "repository name": queries.REPOSITORY_NAME,
 }
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from convfail.dataset import load_study, read_csv
+from convfail.dataset import apply_mined_dates, load_study, read_csv
 from convfail.records import ISSUE_COLUMNS
-from mining import rules
+from mining import rules, studies
 from mining.testing.fakegithub import FakeGitHub
 from mining.testing.harness import TOKEN
 from mining.testing.model import generate_repo
@@ -29,18 +29,15 @@ def run_cli(*args: str, env: dict[str, str] | None = None):
     return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=True)
 
 
-def mine_tf2onnx(project: Path, fake: FakeGitHub) -> list[dict]:
+def mine_issues(fake: FakeGitHub, *scope: str) -> None:
     result = run_cli(
-        "mine",
-        "issues",
-        "--preset",
-        "tf2onnx",
-        "--api-url",
-        fake.url,
-        "-q",
-        env={"GITHUB_TOKEN": TOKEN},
+        "mine", "issues", *scope, "--api-url", fake.url, "-q", env={"GITHUB_TOKEN": TOKEN}
     )
     assert result.exit_code == 0, result.output
+
+
+def mine_tf2onnx(project: Path, fake: FakeGitHub) -> list[dict]:
+    mine_issues(fake, "--preset", "tf2onnx")
     path = project / "data" / "issues" / "onnx__tensorflow-onnx.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()]
 
@@ -82,7 +79,11 @@ def test_hydrate_issta24_fills_mined_data_without_rewriting_labels(project: Path
     fake = FakeGitHub(token=TOKEN)
     for repository, group in issues.groupby("repository"):
         numbers = sorted(int(n) for n in group["number"])
-        fake.add_repo(generate_repo(str(repository), len(numbers), seed=3, numbers=numbers[1:]))
+        fake.add_repo(
+            generate_repo(
+                str(repository), len(numbers), seed=3, numbers=numbers[1:], pull_share=0.0
+            )
+        )
     missing_number = int(
         issues[issues["repository"] == "pytorch/pytorch"]["number"].astype(int).min()
     )
@@ -98,7 +99,7 @@ def test_hydrate_issta24_fills_mined_data_without_rewriting_labels(project: Path
             env={"GITHUB_TOKEN": TOKEN},
         )
     assert result.exit_code == 0, result.output
-    assert f"not found: {missing_number}" in result.output
+    assert f"not hydrated: {missing_number} (not found" in result.output
     after = {p.relative_to(target): p.read_bytes() for p in target.rglob("*") if p.is_file()}
     assert {k: v for k, v in after.items() if k.name != "mined.csv"} == before
     mined = read_csv(target / "mined.csv")
@@ -148,3 +149,47 @@ def test_validate_reports_precision_and_recall(project: Path, fake, tmp_path: Pa
         line for line in result.output.splitlines() if line.strip().startswith("all")
     ).split()
     assert float(row[7]) == round(precision, 3) and float(row[8]) == round(recall, 3)
+
+
+def test_sample_of_an_empty_population_fails_and_writes_nothing(project: Path) -> None:
+    fake = FakeGitHub(token=TOKEN)
+    repo = generate_repo("o/conv", 30, seed=2)
+    for issue in repo.issues.values():  # closed, but with no evidence of a fix
+        issue.events = [e for e in issue.events if e.kind not in rules_kinds()]
+    fake.add_repo(repo)
+    with fake:
+        mine_issues(fake, "--repo", "o/conv")
+    result = run_cli("mine", "sample", "--study", "empty", "--seed", "1", "--repo", "o/conv")
+    assert result.exit_code != 0
+    message = str(result.exception)
+    assert "no issue in scope is closed with a fix" in message and "\n" not in message
+    assert not (project / "data" / "studies" / "empty").exists()
+
+
+def rules_kinds() -> set[str]:
+    return {"closed", "referenced", "cross-referenced", "connected"}
+
+
+def test_mined_rows_of_a_renamed_repository_join_the_study_on_its_own_name(tmp_path):
+    record = {
+        "repository": "o/new",
+        "number": 7,
+        "created_at": "2021-03-04T05:06:07Z",
+        "closed_at": None,
+        "updated_at": "2021-03-05T00:00:00Z",
+        "state": "closed",
+        "state_reason": "completed",
+        "comment_count": 0,
+        "comments": [],
+        "fix_rules": {"issta24": ["connected"], "strict": []},
+    }
+    rows = studies.mined_rows([record], {"o/new": "o/old"})
+    assert rows.loc[0, "repository"] == "o/old"
+    assert "o__new" in rows.loc[0, "record"]
+    studies.write_mined(tmp_path, [record], {"o/new": "o/old"})
+    issues = pd.DataFrame(
+        {"repository": ["o/old"], "number": [7], "created_at": [""], "created_at_source": [""]}
+    )
+    dated = apply_mined_dates(issues, tmp_path / "mined.csv")
+    assert dated.loc[0, "created_at"] == "2021-03-04"
+    assert dated.loc[0, "created_at_source"] == "mined"

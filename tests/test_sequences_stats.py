@@ -1,5 +1,5 @@
-"""The statistics on a constructed campaign with a planted pattern, checked against scipy and
-statsmodels called directly."""
+"""The statistics on a constructed campaign with a planted pattern and on small fixed tables,
+checked against scipy and statsmodels called directly (and Firth against its closed form)."""
 
 from __future__ import annotations
 
@@ -11,16 +11,20 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from analysis.sequences.data import label_column, load_campaign_models
+from analysis.sequences.firth import firth_logit
 from analysis.sequences.kgrams import SequenceIndex, fmt, kgrams, op_graph
 from analysis.sequences.random_structures import random_structure, write_campaign
-from analysis.sequences.stats import fisher_p_values, fisher_tests, odds_ratios, size_logit
-from analysis.sequences.tables import Settings, SuiteSequences, analyse
-from convfail.campaign_files import (
-    GRAPH_SCHEMA,
-    GRAPHS_DIR,
-    RESULTS_FILE,
-    tolerance_key,
+from analysis.sequences.stats import (
+    cmh_tests,
+    fcr_level,
+    fisher_p_values,
+    fisher_tests,
+    odds_ratios,
+    size_logit,
 )
+from analysis.sequences.stratified import cmh
+from analysis.sequences.tables import Settings, SuiteSequences, analyse
+from convfail.campaign_files import GRAPH_SCHEMA, GRAPHS_DIR, RESULTS_FILE
 from convfail.errors import DatasetError
 
 PLANTED = ("PlantA", "PlantB", "PlantC")
@@ -39,7 +43,7 @@ def write_planted_campaign(root, rng):
         motifs = tuple(m for m, on in ((PLANTED, planted), (NEUTRAL, neutral)) if on)
         model_id = f"m{i:03d}"
         s = random_structure(rng, int(rng.integers(15, 40)), model_id, "torchscript", motifs)
-        models.append((s, {1e-7: mismatch}))
+        models.append((s, 0.1 if mismatch else 1e-6))  # round-off for the correct ones
         truth.append({"key": f"{model_id}/torchscript", "mismatch": mismatch, "planted": planted})
     write_campaign(root, models)
     return pd.DataFrame(truth)
@@ -56,6 +60,7 @@ def planted(tmp_path_factory):
 
 def _row(tests, kind, feature):
     rows = tests[(tests["test"] == "fisher") & (tests["kind"] == kind)]
+    rows = rows[rows["policy"] == "default"]
     return rows.set_index("feature").loc[feature]
 
 
@@ -87,7 +92,7 @@ def test_benjamini_hochberg_is_statsmodels_over_the_tested_family(planted):
     _, models, _ = planted
     keys = list(models.frame["key"])
     index = SequenceIndex.build(keys, [kgrams(models.graphs[k]) for k in keys])
-    mis = models.frame[label_column(tolerance_key(1e-7))].to_numpy(bool)
+    mis = models.frame[label_column("default")].to_numpy(bool)
     names = [fmt(f) for f in index.features]
     table = fisher_tests(index.counts(mis), index.counts(~mis), N, N, names)
     assert len(table) > 50
@@ -121,9 +126,18 @@ def test_vectorised_fisher_p_values_equal_scipy_on_every_table():
         assert p == pytest.approx(expected, rel=1e-9, abs=1e-15), (x, y)
 
 
-def test_the_regression_is_statsmodels_logit_and_keeps_the_planted_sequence(planted):
+def test_the_policies_label_the_same_records_differently(planted):
+    _, models, _ = planted
+    frame = models.frame
+    assert frame[label_column("default")].sum() == N  # round-off is not a mismatch
+    assert frame[label_column("paper")].sum() == N
+    assert frame[label_column("0,1e-7")].all()  # a bare 1e-7 calls round-off a mismatch
+
+
+def test_the_regression_keeps_the_planted_sequence_and_is_near_plain_ml(planted):
     truth, models, result = planted
-    logit = result.tests[result.tests["test"] == "logit"].set_index("feature")
+    logit = result.tests[result.tests["test"] == "logit"]
+    logit = logit[logit["policy"] == "default"].set_index("feature")
     seq = f"seq {fmt(PLANTED)}"
     assert seq in logit.index
     assert logit.loc[seq, "p_value"] < 0.05 and logit.loc[seq, "odds_ratio"] > 1
@@ -137,15 +151,95 @@ def test_the_regression_is_statsmodels_logit_and_keeps_the_planted_sequence(plan
     fit = sm.Logit(frame["mismatch"].astype(float), design).fit(disp=0)
     ours = size_logit(frame["mismatch"], frame["nodes"], pd.DataFrame({"p": frame["planted"]}))
     ours = ours.set_index("term")
-    np.testing.assert_allclose(ours.loc[["const", "log2_nodes", "p"], "coef"], fit.params)
-    np.testing.assert_allclose(ours.loc[["const", "log2_nodes", "p"], "p_value"], fit.pvalues)
+    # no separation and 160 models: Firth's estimate is ML's shrunk slightly towards 0
+    np.testing.assert_allclose(
+        ours.loc[["const", "log2_nodes", "p"], "coef"], fit.params, rtol=0.06
+    )
+    assert abs(ours.loc["p", "coef"]) < abs(fit.params["p"])
 
 
-def test_separation_is_reported_not_hidden():
+@pytest.mark.parametrize("cells", [(6, 0, 2, 8), (5, 3, 2, 9), (0, 7, 4, 4)])
+def test_firth_on_a_2x2_table_is_the_haldane_corrected_log_odds_ratio(cells):
+    a, b, c, d = cells
+    x = np.array([1] * (a + b) + [0] * (c + d), dtype=float)
+    y = np.array([1] * a + [0] * b + [1] * c + [0] * d, dtype=float)
+    fit = firth_logit(np.column_stack([np.ones_like(x), x]), y)
+    assert fit.converged
+    expected = np.log((a + 0.5) * (d + 0.5) / ((b + 0.5) * (c + 0.5)))
+    assert fit.coef[1] == pytest.approx(expected, rel=1e-6)
+
+
+def test_separation_gives_finite_firth_estimates_and_says_so():
     y = np.array([1, 1, 1, 1, 0, 0, 0, 0, 1, 0])
-    marker = pd.DataFrame({"m": [1, 1, 1, 1, 0, 0, 0, 0, 1, 0]})
-    out = size_logit(y, np.arange(10, 20), marker)
-    assert out["warning"].str.contains("separation|not estimable").all()
+    marker = pd.DataFrame({"m": [1, 1, 1, 1, 0, 0, 0, 0, 0, 0]})  # only in mismatching models
+    out = size_logit(y, np.arange(10, 20), marker).set_index("term")
+    assert np.isfinite(out["coef"]).all() and out["converged"].all()
+    assert "separates" in out.loc["m", "warning"]
+    assert out.loc["m", "odds_ratio"] > 1
+
+
+# three strata (converters) of a 2x2 table each: (a, b, c, d) per stratum
+STRATA = [
+    [(12, 8, 5, 15), (7, 3, 9, 21), (4, 16, 2, 18)],
+    [(3, 7, 6, 4), (0, 5, 2, 3), (9, 1, 8, 2)],
+]
+
+
+@pytest.mark.parametrize("strata", STRATA)
+def test_cmh_equals_statsmodels_stratified_table(strata):
+    from statsmodels.stats.contingency_tables import StratifiedTable
+
+    a, b, c, d = (np.array([[s[i] for s in strata]]) for i in range(4))
+    ours = cmh(a, b, c, d)
+    table = StratifiedTable([np.array([[s[0], s[1]], [s[2], s[3]]]) for s in strata])
+    null = table.test_null_odds(correction=False)
+    assert ours["statistic"][0] == pytest.approx(null.statistic, rel=1e-9)
+    assert ours["p_value"][0] == pytest.approx(null.pvalue, rel=1e-9)
+    assert ours["odds_ratio"][0] == pytest.approx(table.oddsratio_pooled, rel=1e-9)
+    low, high = table.oddsratio_pooled_confint(alpha=0.05)
+    assert (ours["ci_low"][0], ours["ci_high"][0]) == (
+        pytest.approx(low, rel=1e-9),
+        pytest.approx(high, rel=1e-9),
+    )
+
+
+def test_the_pooled_group_is_stratified_and_counts_each_graph_once_per_stratum():
+    # one feature, the same 40 graphs through three converters with different mismatch rates
+    with_mismatch = np.array([[12, 7, 4]])
+    with_correct = np.array([[5, 9, 2]])
+    n_mis, n_cor = np.array([20, 10, 20]), np.array([20, 30, 20])
+    row = cmh_tests(with_mismatch, with_correct, n_mis, n_cor, ["f"], min_support=1).iloc[0]
+    assert (row.mismatch_with, row.correct_with) == (23, 16)
+    assert row.p_value == pytest.approx(
+        cmh(*_cells(with_mismatch, with_correct, n_mis, n_cor))["p_value"][0]
+    )
+
+
+def _cells(with_mismatch, with_correct, n_mis, n_cor):
+    return with_mismatch, n_mis - with_mismatch, with_correct, n_cor - with_correct
+
+
+def test_intervals_are_fcr_adjusted_like_the_bh_decisions_beside_them(planted):
+    _, _, result = planted
+    fisher = result.tests[
+        (result.tests["test"] == "fisher") & (result.tests["policy"] == "default")
+    ]
+    for _, part in fisher.groupby("kind"):
+        significant = part["significant"].astype(bool).to_numpy()
+        # the table keeps every significant feature, the family is every tested one
+        level = 1 - max(1, significant.sum()) * 0.05 / part["n_tested"].iloc[0]
+        assert part["ci_level"].to_numpy() == pytest.approx(level)
+        a, b, c, d = (part[k].to_numpy() for k in FOUR)
+        _, low, high, _ = odds_ratios(a, b, c, d, level)
+        np.testing.assert_allclose(part["ci_low"], low)
+        np.testing.assert_allclose(part["ci_high"], high)
+        excludes_one = (part["ci_low"] > 1) | (part["ci_high"] < 1)
+        # a rejected feature's adjusted interval excludes 1 (up to Woolf vs. exact Fisher)
+        assert excludes_one[significant].mean() >= 0.9
+    assert fcr_level(np.array([False] * 20)) == pytest.approx(1 - 0.05 / 20)
+
+
+FOUR = ["mismatch_with", "mismatch_without", "correct_with", "correct_without"]
 
 
 def test_op_graph_of_planted_structure_holds_the_chain():

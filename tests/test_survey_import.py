@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import shutil
 import subprocess
 import sys
@@ -12,13 +13,16 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from analysis.survey import tables as survey_tables
 from analysis.survey.catalogue import load_catalogue
+from analysis.survey.data import load_survey
 from analysis.survey.importer import (
     CODING_FILE,
     EXPORT_FILE,
     build_survey,
     import_survey,
     split_multi,
+    write_survey,
 )
 from convfail.codebook import default_codebook
 from convfail.errors import ArtifactImportError
@@ -269,3 +273,71 @@ def test_cli_reports_a_bad_export_in_one_line(tmp_path):
     assert done.returncode == 1
     assert done.stderr.startswith("convfail: error: ") and done.stderr.count("\n") == 1
     assert "not a readable .xlsx workbook" in done.stderr
+
+
+# --- Qualtrics CSV exports and duplicate respondents -------------------------------------------
+
+
+def _csv_twin(tmp_path: Path, import_ids: bool = True) -> Path:
+    """The xlsx export written as Qualtrics writes CSV: UTF-8 with BOM, a row of ImportIds."""
+    rows = list(
+        openpyxl.load_workbook(EXPORT, read_only=True).worksheets[0].iter_rows(values_only=True)
+    )
+    path = tmp_path / "export.csv"
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerows(["" if v is None else str(v) for v in row] for row in rows[:2])
+        if import_ids:
+            writer.writerow([f'{{"ImportId":"QID{i}"}}' for i in range(len(rows[0]))])
+        writer.writerows(["" if v is None else str(v) for v in row] for row in rows[2:])
+    return path
+
+
+def test_a_csv_export_imports_to_the_same_numbers_as_its_xlsx_twin(tmp_path, catalogue, files):
+    from_csv = build_survey(_csv_twin(tmp_path), CODING, catalogue)
+    assert from_csv["answers.csv"] == files["answers.csv"]
+    assert from_csv["coded_answers.csv"] == files["coded_answers.csv"]
+    respondents = frame(from_csv["respondents.csv"])
+    assert len(respondents) == 92 and set(respondents["source_sheet"]) == {"csv"}
+    folders = {}
+    for name, outputs in (("csv", from_csv), ("xlsx", files)):
+        folders[name] = tmp_path / name
+        write_survey({k: v for k, v in outputs.items() if k.endswith(".csv")}, folders[name])
+        shutil.copyfile(SURVEY / "catalogue.yaml", folders[name] / "catalogue.yaml")
+    twins = [load_survey(folders[n]) for n in ("csv", "xlsx")]
+    for table in (survey_tables.finding1_tools, survey_tables.finding3_problems):
+        first, second = (table(t) for t in twins)
+        pd.testing.assert_frame_equal(first, second)
+
+
+def test_a_csv_without_import_ids_reads_too(tmp_path, catalogue, files):
+    from_csv = build_survey(_csv_twin(tmp_path, import_ids=False), None, catalogue)
+    assert from_csv["answers.csv"] == files["answers.csv"]
+
+
+def test_a_bad_csv_is_one_line(tmp_path, catalogue):
+    path = tmp_path / "export.csv"
+    path.write_bytes(b"\xff\xfe not utf-8")
+    with pytest.raises(ArtifactImportError, match="not a UTF-8 CSV file"):
+        build_survey(path, None, catalogue)
+
+
+def test_duplicate_respondents_are_flagged_not_dropped(tmp_path, catalogue):
+    def edit(sheet):
+        last = sheet.max_row
+        for column in range(1, sheet.max_column + 1):
+            sheet.cell(row=last + 1, column=column, value=sheet.cell(row=5, column=column).value)
+
+    warnings: list[str] = []
+    built = build_survey(_edited_export(tmp_path, edit), None, catalogue, warnings=warnings)
+    assert len(frame(built["respondents.csv"])) == 93
+    assert any("(row 95) repeats R003 (row 5) answer for answer" in w for w in warnings)
+
+
+def test_the_published_export_has_one_identical_pair(catalogue):
+    warnings: list[str] = []
+    build_survey(EXPORT, None, catalogue, warnings=warnings)
+    assert warnings == [
+        "response R073 (row 75) repeats R026 (row 28) answer for answer (8 answers); both are "
+        "kept - remove one from the export if it is a double submission"
+    ]

@@ -71,18 +71,21 @@ def figure6(cumulative: pd.DataFrame, per_opset: pd.DataFrame, subset_label: str
     big = per_opset[
         (per_opset["changes"] > LINE_THRESHOLD) & per_opset["release_date"].between(lo, hi)
     ]
-    previous = None
+    # Releases within a quarter of each other get their labels on successive rows, so opset
+    # numbers never overlap (opsets 6 and 7 came out about a month apart).
+    previous, row = None, 0
     for opset, date in zip(big["opset"], big["release_date"], strict=True):
         ax.axvline(date, color="#d62728", alpha=0.5, linewidth=1)
-        crowded = previous is not None and (date - previous).days < 90
+        row = row + 1 if previous is not None and (date - previous).days < 90 else 0
         ax.text(
             date,
-            0.95 if crowded else 1.0,
+            0.97 - 0.07 * row,
             str(opset),
             ha="center",
-            va="bottom",
+            va="top",
             fontsize=7,
             color="#d62728",
+            bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.0, "alpha": 0.9},
             transform=ax.get_xaxis_transform(),
         )
         previous = date
@@ -107,6 +110,6 @@ def figure6(cumulative: pd.DataFrame, per_opset: pd.DataFrame, subset_label: str
     ax.set_xlim(lo, hi)
     ax.set_xlabel("issue creation (end of quarter)")
     ax.set_ylabel("sampled failures (cumulative)")
-    ax.legend(frameon=False, fontsize=7, loc="upper left")
+    ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(0.0, 0.84))
     fig.tight_layout()
     return fig

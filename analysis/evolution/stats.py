@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from analysis.evolution.tables import ALL, SUBSET
 
@@ -31,6 +30,9 @@ def spearman_test(x, y, permutations: int = PERMUTATIONS, seed: int = SEED) -> d
     Pairs with a missing value are dropped. The permutation test shuffles ``y`` against ``x``
     (seeded, so reruns agree); p = (extreme shuffles + 1) / (shuffles + 1).
     """
+    # scipy.stats takes a while to import; of the RQ3 artifacts only this test needs it.
+    from scipy import stats
+
     pairs = pd.DataFrame({"x": x, "y": y}).dropna()
     n = len(pairs)
     if n < 3 or pairs["x"].nunique() < 2 or pairs["y"].nunique() < 2:

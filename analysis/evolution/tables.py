@@ -41,6 +41,12 @@ COUNTED = {"operators": PAPER_KINDS, "all_schemas": KINDS}
 UNDATED_COLUMNS = ["converter", "repository", "number", "url", "title"]
 
 
+# The published analysis counts only failures created strictly between the releases of opset 1
+# and opset 18 (study.md, Figure 6); ``full`` is every dated failure, the second view.
+PAPER_WINDOW = (pd.Timestamp("2017-12-06"), pd.Timestamp("2022-12-12"))
+WINDOWS = {"paper": PAPER_WINDOW, "full": None}
+
+
 def change_table(paper: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
     """Tidy counts: view × kind × opset (plus ``total``) × change."""
     parts = []
@@ -87,6 +93,16 @@ def split_dated(failures: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return dated, undated
 
 
+def in_window(
+    dated: pd.DataFrame, window: tuple[pd.Timestamp, pd.Timestamp] | None
+) -> pd.DataFrame:
+    """The dated failures created strictly inside ``window`` (all of them for ``None``)."""
+    if window is None:
+        return dated
+    inside = (dated["created"] > window[0]) & (dated["created"] < window[1])
+    return dated[inside].reset_index(drop=True)
+
+
 def release_bins(per_opset: pd.DataFrame, merge: tuple[int, int] | None = None) -> pd.DataFrame:
     """Group opsets into releases: same release date = one release; ``merge`` joins a range too.
 
@@ -126,11 +142,16 @@ def failures_per_release(
     return out
 
 
-def study_releases(dated: pd.DataFrame, counted: tuple[str, ...] = PAPER_KINDS) -> pd.DataFrame:
-    """Per-opset changes and dates for the releases up to the newest failure of the study."""
-    newest_failure = dated["created"].max()
+def study_releases(
+    dated: pd.DataFrame,
+    counted: tuple[str, ...] = PAPER_KINDS,
+    until: pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """Per-opset changes and dates for the releases up to ``until`` (default: the newest failure
+    of the study); the paper's window ends on the day of opset 18, which it includes."""
+    newest = until if until is not None else dated["created"].max()
     dates = release_dates()
-    in_period = dates[dates["release_date"] <= newest_failure]
+    in_period = dates[dates["release_date"] <= newest]
     horizon = int(in_period["opset"].max()) if not in_period.empty else installed_onnx()[1]
     per_opset = releases(opset_history(horizon), dates, counted)
     return per_opset[per_opset["opset"] <= horizon].reset_index(drop=True)

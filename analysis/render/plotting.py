@@ -10,7 +10,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 PAPER_WIDTH_IN = 6.8  # a two-column ACM page, full width
-CONVERTER_COLORS = {"tf2onnx": "#4c72b0", "torch.onnx": "#dd8452"}
+# As in the paper's Figure 6: torch.onnx blue, tf2onnx orange.
+CONVERTER_COLORS = {"tf2onnx": "#dd8452", "torch.onnx": "#4c72b0"}
 
 plt.rcParams.update(
     {

@@ -22,7 +22,7 @@ import numpy as np
 import onnx
 
 from analysis.sequences.kgrams import OpGraph, op_graph
-from convfail.dataset import atomic_write_text
+from convfail.atomic import atomic_write_text
 from convfail.errors import ConvfailError
 from convfail.paths import onnx_corpus_cache_dir
 

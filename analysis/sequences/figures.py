@@ -12,12 +12,14 @@ FIGURE_TOP = 12
 
 
 def odds_figure(tests: pd.DataFrame, kind: str, top: int = FIGURE_TOP):
-    """Forest plot: the features most associated with mismatch, odds ratios with 95 % CIs.
+    """Forest plot: the features most associated with mismatch, odds ratios with the
+    false-coverage-rate adjusted intervals of the tests (their ``ci_level``).
 
-    One panel per campaign/group and tolerance; filled markers are significant after BH.
+    One panel per campaign/group and policy; filled markers are significant after BH, and an
+    interval excludes 1 when (and, up to the Wald approximation, only when) the test rejects.
     """
-    data = tests[(tests["test"] == "fisher") & (tests["kind"] == kind)]
-    panels = list(data.groupby(["campaign", "group", "tolerance"], sort=True))
+    data = tests[tests["test"].isin(["fisher", "cmh"]) & (tests["kind"] == kind)]
+    panels = list(data.groupby(["campaign", "group", "policy"], sort=True))
     if not panels:
         fig, ax = plt.subplots(figsize=(PAPER_WIDTH_IN, 1.5))
         ax.text(0.5, 0.5, f"no {kind} could be tested", ha="center", va="center")
@@ -28,7 +30,7 @@ def odds_figure(tests: pd.DataFrame, kind: str, top: int = FIGURE_TOP):
     fig, axes = plt.subplots(
         rows, columns, figsize=(PAPER_WIDTH_IN, 0.18 * top * rows + 0.8 * rows), squeeze=False
     )
-    for ax, ((campaign, group, tolerance), part) in zip(axes.ravel(), panels, strict=False):
+    for ax, ((campaign, group, policy), part) in zip(axes.ravel(), panels, strict=False):
         part = part.head(top).iloc[::-1]
         y = np.arange(len(part))
         ratio = part["odds_ratio"].to_numpy(float)
@@ -47,12 +49,14 @@ def odds_figure(tests: pd.DataFrame, kind: str, top: int = FIGURE_TOP):
         ax.axvline(1.0, color="#444", lw=0.8, ls="--")
         ax.set_xscale("log")
         ax.set_yticks(y, [_short(f) for f in part["feature"]], fontsize=6)
-        ax.set_title(f"{campaign}/{group}, tol {tolerance}", fontsize=8)
+        test = "CMH" if (part["test"] == "cmh").any() else "Fisher"
+        level = float(part["ci_level"].iloc[0])
+        ax.set_title(f"{campaign}/{group}, {policy} ({test}, {100 * level:.3g}% CI)", fontsize=8)
         ax.tick_params(axis="x", labelsize=7)
     for ax in axes.ravel()[len(panels) :]:
         ax.set_axis_off()
     for ax in axes[-1]:
-        ax.set_xlabel("odds ratio of mismatch (95% CI; filled: BH q < 0.05)", fontsize=7)
+        ax.set_xlabel("odds ratio of mismatch (FCR-adjusted CI; filled: BH q < 0.05)", fontsize=7)
     fig.tight_layout()
     return fig
 

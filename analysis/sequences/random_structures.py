@@ -20,14 +20,12 @@ from convfail.campaign_files import (
     CONFIG_FILE,
     GRAPH_SCHEMA,
     GRAPHS_DIR,
-    MISMATCH,
     RESULTS_FILE,
-    SUCCESS,
     dumps_graph,
     result_key,
-    tolerance_key,
     write_results,
 )
+from convfail.verdicts import DEFAULT, judge, parse_policy
 
 OPS = (
     "Abs",
@@ -152,25 +150,35 @@ def random_structure(
     }
 
 
-def write_campaign(root: Path, models: Iterable[tuple[dict, dict[float, bool]]]) -> None:
-    """A campaign folder of models that ran: each a structure and its mismatch verdict per
-    tolerance. The outcome is ``mismatch`` when the verdict at the smallest tolerance is."""
+def write_campaign(root: Path, models: Iterable[tuple[dict, float]]) -> None:
+    """A campaign folder of models that ran: each a structure and the largest difference of its
+    outputs, on a value of magnitude 1, kept as the record's raw differences so that every
+    verdict policy judges it (0.1: a mismatch under every policy; 1e-4: only under ``default``
+    and stricter; 1e-6: only under a bare 1e-7). The outcome is the ``default`` verdict."""
     root = Path(root)
     (root / GRAPHS_DIR).mkdir(parents=True)
     (root / CONFIG_FILE).write_text(f"name: {root.name}\n", encoding="utf-8")
     records = []
-    for structure, verdicts in models:
+    policy = parse_policy(DEFAULT)
+    for structure, difference in models:
         model_id, converter = structure["model_id"], structure["converter"]
         graph_file = f"{GRAPHS_DIR}/{model_id}--{converter}.json"
         (root / graph_file).write_text(dumps_graph(structure), encoding="utf-8")
+        comparison = {
+            "elements": 1,
+            "structure": "",
+            "nonfinite_mismatches": 0,
+            "differences": {"float32": [[float(difference), 1.0]] if difference else []},
+        }
         records.append(
             {
                 "key": result_key(model_id, converter),
                 "model_id": model_id,
                 "converter": converter,
-                "outcome": MISMATCH if verdicts[min(verdicts)] else SUCCESS,
+                "policy": DEFAULT,
+                "outcome": judge(comparison, policy),
                 "graph_file": graph_file,
-                "comparison": {"mismatch": {tolerance_key(t): v for t, v in verdicts.items()}},
+                "comparison": comparison,
             }
         )
     write_results(root / RESULTS_FILE, records)

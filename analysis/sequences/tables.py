@@ -1,15 +1,19 @@
 """The RQ4 micro analysis of one campaign: operators, sequences and their tests, as tables.
 
-For every group of models (each converter, and all converters pooled) and every tolerance the
-campaign recorded, :func:`analyse` computes
+For every group of models (each converter, and all converters together) and every verdict
+policy of :data:`analysis.sequences.data.POLICIES`, :func:`analyse` computes
 
 - the operator sets of mismatching, correct and test-suite models and their differences
   (Table 15 of the paper),
 - the sequence questions of Table 12 with k-gram sets (:mod:`analysis.sequences.groups`),
-- Fisher tests per operator and per sequence and a logistic regression on model size plus the
-  top sequences (:mod:`analysis.sequences.stats`).
+- per converter, Fisher tests per operator and per sequence and a Firth logistic regression on
+  model size plus the top sequences; over all converters, Cochran-Mantel-Haenszel tests
+  stratified by converter and no regression, because the same generated graph is one model of
+  every converter and must not be counted twice in one test (:mod:`analysis.sequences.stats`).
 
-Every table is tidy and carries ``campaign``, ``group`` and ``tolerance`` columns.
+The descriptive counts of the ``all`` group (Tables 12 and 15) count converted models, so a graph
+is in them once per converter. Every table is tidy and carries ``campaign``, ``group`` and
+``policy`` columns.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from analysis.sequences.kgrams import (
     fmt,
     kgrams,
 )
-from analysis.sequences.stats import ALPHA, MIN_SUPPORT, fisher_tests, size_logit
+from analysis.sequences.stats import ALPHA, MIN_SUPPORT, cmh_tests, fisher_tests, size_logit
 
 ALL = "all"
 TOP_SEQUENCES_KEPT = 20
@@ -185,18 +189,30 @@ def _tests_rows(
         ("operator", features.ops, features.op_names),
         ("sequence", features.grams, features.gram_names),
     )
+    strata = [(frame["converter"] == c).to_numpy() for c in sorted(frame["converter"].unique())]
     for kind, index, names in kinds:
-        result = fisher_tests(
-            index.counts(mis),
-            index.counts(cor),
-            n_mis,
-            n_cor,
-            names,
-            settings.min_support,
-            settings.alpha,
-        )
+        if group == ALL:
+            result = cmh_tests(
+                np.column_stack([index.counts(mis & s) for s in strata]),
+                np.column_stack([index.counts(cor & s) for s in strata]),
+                np.array([int((mis & s).sum()) for s in strata]),
+                np.array([int((cor & s).sum()) for s in strata]),
+                names,
+                settings.min_support,
+                settings.alpha,
+            )
+        else:
+            result = fisher_tests(
+                index.counts(mis),
+                index.counts(cor),
+                n_mis,
+                n_cor,
+                names,
+                settings.min_support,
+                settings.alpha,
+            )
         result.insert(0, "kind", kind)
-        result.insert(0, "test", "fisher")
+        result.insert(0, "test", "cmh" if group == ALL else "fisher")
         result["n_tested"] = len(result)
         if kind == "sequence":
             tested_sequences = result
@@ -204,6 +220,8 @@ def _tests_rows(
             result = result[keep]
         parts.append(result)
     note = ""
+    if group == ALL:  # no pooled regression: each graph is one model of every converter
+        return pd.concat([p for p in parts if not p.empty], ignore_index=True), note
     if min(n_mis, n_cor) < MIN_GROUP:
         note = (
             f"{group}: logistic regression skipped ({n_mis} mismatching, {n_cor} correct; "
@@ -218,11 +236,6 @@ def _tests_rows(
         covariates = pd.DataFrame(
             {f"seq {name}": sub[:, column_of[name]].toarray().ravel() for name in top}
         )
-        if group == ALL:
-            dummies = pd.get_dummies(
-                frame.loc[chosen, "converter"], prefix="converter", drop_first=True
-            )
-            covariates = pd.concat([covariates, dummies.reset_index(drop=True).astype(int)], axis=1)
         logit = size_logit(mis[rows], frame.loc[chosen, "nodes"].to_numpy(), covariates)
         logit = logit.rename(columns={"term": "feature", "warning": "note"})
         logit.insert(0, "kind", "model")
@@ -235,16 +248,16 @@ def _tests_rows(
 def analyse(
     models: CampaignModels, suite: SuiteSequences, settings: Settings | None = None
 ) -> MicroResult:
-    """Tables 12, 15 and the tests for every group and tolerance of one campaign."""
+    """Tables 12, 15 and the tests for every group and policy of one campaign."""
     settings = settings or Settings()
     frame = models.frame
     features = _features(models, settings)
-    t12, t15, tests, notes = [], [], [], []
-    for tolerance in models.tolerances:
-        label = frame[label_column(tolerance)].to_numpy(dtype=bool)
+    t12, t15, tests, notes = [], [], [], list(models.notes)
+    for policy in models.policies:
+        label = frame[label_column(policy)].to_numpy(dtype=bool)
         for group, members in _groups(frame):
             mis, cor = members & label, members & ~label
-            key = {"campaign": models.campaign, "group": group, "tolerance": tolerance}
+            key = {"campaign": models.campaign, "group": group, "policy": policy}
             t12 += [
                 {**key, "metric": m, "form": f, "ours": v}
                 for m, f, v in _table12_rows(features, mis, cor, suite, settings)
@@ -257,8 +270,8 @@ def analyse(
                 table, note = _tests_rows(features, frame, mis, cor, group, settings)
                 tests.append(table.assign(**key))
                 if note:
-                    notes.append(f"{models.campaign} at tolerance {tolerance}: {note}")
-    leading = ["campaign", "group", "tolerance"]
+                    notes.append(f"{models.campaign} under policy {policy}: {note}")
+    leading = ["campaign", "group", "policy"]
     tests_frame = pd.concat(tests, ignore_index=True) if tests else pd.DataFrame(columns=leading)
     tests_frame = tests_frame[leading + [c for c in tests_frame.columns if c not in leading]]
     return MicroResult(pd.DataFrame(t12), pd.DataFrame(t15), tests_frame, notes)

@@ -18,13 +18,8 @@ from analysis.published import checks_for
 from analysis.registry import AnalysisContext, ArtifactResult, artifact
 from analysis.runner import write_result
 from analysis.survey import tables
-from analysis.survey.data import SurveyData, load_survey
+from analysis.survey.data import SurveyData, duplicate_respondents, load_survey
 from analysis.survey.render import proportion_bars, proportion_latex
-
-QUIRK_ROW = (
-    "Quirk of the original analysis: its per-question denominators count the export's row of "
-    "question texts (row 2) as one more answer."
-)
 
 
 def _titles(data: SurveyData) -> dict[str, str]:
@@ -65,6 +60,10 @@ def build_table03(data: SurveyData, reference: bool = False) -> ArtifactResult:
         f"Response {first['response_id']} (export row {first['source_row']}) answered only "
         f"{', '.join(sorted(set(own)))}: no consent, no experience. The paper counts it among "
         "the 92 responses (its Desktop answer is one of the 19), and so do we.",
+        *(
+            f"Possible double submission: {line}; the paper counts both, and so do we."
+            for line in duplicate_respondents(data.respondents, data.answers)
+        ),
     ]
     caption = "Demographics of the survey respondents"
     return _result(data, "survey_table03_demographics", table, caption, reference, notes)
@@ -93,10 +92,13 @@ def build_finding1(data: SurveyData, reference: bool = False) -> ArtifactResult:
     notes = [
         "ONNX use (42%) is of all 92 respondents, as in the paper; of the 90 who answered Q61 "
         "it is 43%.",
-        "'Uses no interoperability tool': the paper's 41% is 92 minus the 54 it counted as tool "
-        "users (the non-empty cells of the purposes question Q63, the row of question texts "
-        f"included). {QUIRK_ROW} By their own answers, {no_tool}/{data.size} respondents said "
-        "No to ONNX and named no other tool.",
+        "'Uses no interoperability tool' (the paper's 'the rest (41%)'): two derivations give "
+        "38/92 exactly and the shipped data cannot tell them apart: 92 minus 39 ONNX users minus "
+        "15 other-tool users (the paper's own wording, respondents using both counted twice), "
+        "or 92 minus the 54 non-empty cells of the purposes question Q63, the row of question "
+        "texts included, as the original analysis' denominators do. Both are rows of the table. "
+        f"By their own answers, {no_tool}/{data.size} respondents said No to ONNX and named "
+        "no other tool.",
         f"Q63 was shown to everyone: {purposes_without_tool} respondents who use neither ONNX "
         "nor another tool still answered it.",
     ]
@@ -107,8 +109,10 @@ def build_finding1(data: SurveyData, reference: bool = False) -> ArtifactResult:
 def build_finding2(data: SurveyData, reference: bool = False) -> ArtifactResult:
     table = tables.finding2_purposes(data)
     notes = [
-        f"{QUIRK_ROW} The paper's 54 tool users are the 53 answers to Q63 plus that row; the "
-        "counts 37 and 28 are unaffected."
+        "The paper's 54 tool users fit two derivations exactly: 39 ONNX users + 15 other-tool "
+        "users, or the 53 answers to Q63 plus the export's row of question texts. The data "
+        "cannot tell them apart; the shares here are of the 53 who answered Q63. The counts 37 "
+        "and 28 are the same under every reading."
     ]
     caption = "Purposes of interoperability tools"
     return _result(data, "survey_finding2_purposes", table, caption, reference, notes)
@@ -157,9 +161,10 @@ def build_table05(data: SurveyData, reference: bool = False) -> ArtifactResult:
     table = tables.table05_addressing(data)
     notes = [
         _coverage_note(data, "Q66"),
-        "The paper reports 16 coded answers: the sheet's answers with a theme. Its Other = 3 "
-        "only comes out when the one unthemed answer is counted too, so the shares here are of "
-        "all 17.",
+        "The paper's reading, reproduced: its row 'Other (i.e., documentation, config)' counts "
+        "the answers coded Documentation or Conversion config (3), and its shares are of the 16 "
+        "answers that carry a theme (the sheet's 17th answer has none). The sheet's other minor "
+        "themes (case-by-case, use the DL framework) are in no row of the paper's table.",
     ]
     caption = "Ways of addressing problems with ONNX (coded open answers)"
     return _result(data, "survey_table05_addressing", table, caption, reference, notes)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from convfail.config import reject_unknown_keys
 from convfail.errors import DatasetError
 from convfail.paths import survey_dir
 
@@ -68,6 +69,10 @@ class CodingSheet:
     text_column: str
     ignore_columns: tuple[str, ...]
     themes: tuple[Theme, ...]
+    # The paper's "Other" row: empty when it counts the answers with no reported theme (Table 4),
+    # else the unreported themes it bins (Table 5's "Other (i.e., documentation, config)"), and
+    # then its shares are of the answers that carry a theme.
+    other_themes: tuple[str, ...] = ()
 
     def theme_by_label(self) -> dict[str, Theme]:
         return {spelling: t for t in self.themes for spelling in (t.label, *t.aliases)}
@@ -128,6 +133,7 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
         ) from None
     except yaml.YAMLError as exc:
         raise DatasetError(f"{path}: not valid YAML ({exc})") from None
+    _reject_unknown(raw, path)
     try:
         questions = tuple(_question(q) for q in raw["questions"])
         coding = tuple(_coding(c) for c in raw.get("coding") or [])
@@ -148,6 +154,48 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
         ) from None
     _validate(catalogue, path)
     return catalogue
+
+
+CATALOGUE_KEYS = {
+    "": ("instrument", "export", "questions", "coding"),
+    "export": ("artefacts", "question_id_row", "question_text_row", "first_response_row"),
+    "question": ("id", "text", "type", "serves", "short", "options", "other_text"),
+    "option": ("name", "label", "short", "aliases"),
+    "coding": (
+        "question",
+        "sheet",
+        "text_column",
+        "ignore_columns",
+        "themes",
+        "other_themes",
+    ),
+    "theme": ("name", "label", "short", "reported", "aliases"),
+}
+
+
+def _reject_unknown(raw: object, path: Path) -> None:
+    """Every mapping of the catalogue holds only keys its reader uses (a typo is an error)."""
+    if not isinstance(raw, dict):
+        raise DatasetError(
+            f"{path}: a survey catalogue is a mapping", "see the comments at its top"
+        )
+
+    def check(mapping: object, kind: str, where: str) -> None:
+        if isinstance(mapping, dict):
+            reject_unknown_keys(mapping, CATALOGUE_KEYS[kind], path, where, DatasetError)
+
+    check(raw, "", "")
+    check(raw.get("export"), "export", "export")
+    for q in raw.get("questions") or []:
+        where = f"question {q.get('id', '?')}" if isinstance(q, dict) else "questions"
+        check(q, "question", where)
+        for o in (q.get("options") or []) if isinstance(q, dict) else []:
+            check(o, "option", f"{where}, option {o.get('name', '?')}")
+    for c in raw.get("coding") or []:
+        where = f"coding of {c.get('question', '?')}" if isinstance(c, dict) else "coding"
+        check(c, "coding", where)
+        for t in (c.get("themes") or []) if isinstance(c, dict) else []:
+            check(t, "theme", f"{where}, theme {t.get('name', '?')}")
 
 
 def _question(raw: dict) -> Question:
@@ -188,6 +236,7 @@ def _coding(raw: dict) -> CodingSheet:
         text_column=str(raw["text_column"]),
         ignore_columns=tuple(raw.get("ignore_columns") or ()),
         themes=themes,
+        other_themes=tuple(raw.get("other_themes") or ()),
     )
 
 
@@ -218,3 +267,9 @@ def _validate(catalogue: Catalogue, path: Path) -> None:
         names = [t.name for t in sheet.themes]
         if len(set(names)) != len(names):
             raise DatasetError(f"{path}: coding sheet '{sheet.sheet}' repeats a theme name")
+        strays = sorted(set(sheet.other_themes) - set(names))
+        if strays:
+            raise DatasetError(
+                f"{path}: coding sheet '{sheet.sheet}' bins unknown theme(s) {strays} as other",
+                f"choose from: {', '.join(names)}",
+            )

@@ -43,9 +43,12 @@ def survey() -> None:
 def import_export(
     export: Path, coding: Path | None, catalogue: Path | None, out: Path | None
 ) -> None:
-    """Validate EXPORT against the catalogue and write it as CSV (nothing is written on error)."""
+    """Validate EXPORT (Qualtrics xlsx or CSV) against the catalogue and write it as CSV
+    (nothing is written on error); duplicate respondents are flagged."""
     out = out or survey_dir(export.stem)
-    written = import_follow_up(export, coding, catalogue or default_catalogue_path(), out)
+    written, warnings = import_follow_up(export, coding, catalogue or default_catalogue_path(), out)
+    for line in warnings:
+        click.echo(f"warning: {line}", err=True)
     click.echo(f"wrote {len(written)} file(s) and the catalogue to {out}")
 
 

@@ -98,3 +98,28 @@ def load_survey(folder: Path | None = None, catalogue: Catalogue | None = None) 
     if strays:
         raise DatasetError(f"{folder / 'answers.csv'}: answers of unknown response(s) {strays[:5]}")
     return SurveyData(catalogue, respondents, answers, coded, folder)
+
+
+def duplicate_respondents(respondents: pd.DataFrame, answers: pd.DataFrame) -> list[str]:
+    """One line per response that repeats an earlier one answer for answer (every question)."""
+    signature: dict[str, list[tuple[str, str, str]]] = {}
+    ordered = answers.sort_values(["response_id", "question", "answer", "text"])
+    for row in ordered.itertuples(index=False):
+        signature.setdefault(row.response_id, []).append((row.question, row.answer, row.text))
+    first_seen: dict[tuple, str] = {}
+    rows = dict(zip(respondents["response_id"], respondents["source_row"], strict=True))
+    lines = []
+    for response_id in respondents["response_id"]:
+        if response_id not in signature:
+            continue
+        key = tuple(signature[response_id])
+        if key in first_seen:
+            earlier = first_seen[key]
+            lines.append(
+                f"response {response_id} (row {rows[response_id]}) repeats {earlier} "
+                f"(row {rows[earlier]}) answer for answer ({len(key)} answers); both are kept - "
+                "remove one from the export if it is a double submission"
+            )
+        else:
+            first_seen[key] = response_id
+    return lines

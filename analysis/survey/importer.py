@@ -1,7 +1,9 @@
 """Import the survey (theme 1 of the published artifact) into ``data/survey/``.
 
 Inputs (read-only): a Qualtrics-style export (``interopSurvey.xlsx``: row 1 question ids, row 2
-the question texts - metadata, not a response - then one row per response) and the qualitative
+the question texts - metadata, not a response - then one row per response; or the same as
+Qualtrics' default CSV export, whose optional third row of ``{"ImportId": ...}`` cells is
+metadata too) and the qualitative
 coding of the open answers (``survey_analysis.xlsx``: one sheet per open question, the answer
 text and its themes). Both are read against the question catalogue
 (``data/survey/catalogue.yaml``): an unknown column, option or theme stops the import with an
@@ -11,11 +13,14 @@ Outputs are sorted and rendered canonically, so a re-import is byte-identical:
 ``respondents.csv`` (one row per response, with its spreadsheet row), ``answers.csv`` (one row
 per response x question x selected option, or the text of an open answer; free text of
 "Other (please specify)" beside the ``other`` option) and ``coded_answers.csv`` (one row per
-coded open answer, its themes and the response it belongs to).
+coded open answer, its themes and the response it belongs to). Two responses that give the
+same answer to every question are flagged (a double submission is common in web surveys), not
+dropped: the reader decides.
 """
 
 from __future__ import annotations
 
+import csv
 import html
 import re
 import shutil
@@ -32,11 +37,12 @@ from analysis.survey.catalogue import (
     Question,
     load_catalogue,
 )
+from analysis.survey.data import duplicate_respondents
 from convfail.dataset import atomic_write_text, csv_text
 from convfail.errors import ArtifactImportError, DatasetError
 from convfail.importers import ImportContext, artifact_licence
 from convfail.paths import SURVEY
-from convfail.spreadsheet import open_workbook, sheet_rows
+from convfail.spreadsheet import SheetRow, clean, open_workbook, sheet_rows
 
 EXPORT_FILE = "theme1-survey/interopSurvey.xlsx"
 CODING_FILE = "theme1-survey/survey_analysis.xlsx"
@@ -45,6 +51,8 @@ ANSWER_COLUMNS = ["response_id", "question", "answer", "text"]
 CODED_COLUMNS = ["question", "source_sheet", "source_row", "response_id", "themes", "text"]
 THEME_SEPARATOR = ";"
 OTHER = "other"
+CSV_SHEET = "csv"
+IMPORT_ID = '{"ImportId"'
 
 
 def split_multi(value: str) -> list[str]:
@@ -88,7 +96,8 @@ class Where:
 
     def __str__(self) -> str:
         column = f", column {self.column}" if self.column else ""
-        return f"{self.file}, sheet '{self.sheet}', row {self.row}{column}"
+        sheet = "" if self.sheet == CSV_SHEET else f", sheet '{self.sheet}'"
+        return f"{self.file}{sheet}, row {self.row}{column}"
 
 
 def _error(where: Where | str, problem: str, hint: str = "") -> ArtifactImportError:
@@ -107,9 +116,7 @@ def read_export(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The respondents and their answers, validated against the catalogue."""
     label = label or path.name
-    workbook = open_workbook(path)
-    sheet = workbook.sheetnames[0]
-    header, rows = sheet_rows(workbook, path, sheet, header_row=catalogue.question_id_row)
+    sheet, header, rows = _export_rows(path, catalogue)
     known = catalogue.columns()
     for index, column in enumerate(header):
         if column is not None and column not in known:
@@ -135,7 +142,9 @@ def read_export(
         if q.id in position:
             _check_text(q, _cell(texts.cells, position[q.id]), Where(label, sheet, texts.row, q.id))
     respondents, answers = [], []
-    responses = [r for r in rows if r.row >= catalogue.first_response_row]
+    responses = [
+        r for r in rows if r.row >= catalogue.first_response_row and not _is_import_id_row(r.cells)
+    ]
     for number, row in enumerate(responses, start=1):
         response_id = f"R{number:03d}"
         respondents.append(
@@ -159,6 +168,39 @@ def read_export(
     return pd.DataFrame(respondents, columns=RESPONDENT_COLUMNS), pd.DataFrame(
         answers, columns=ANSWER_COLUMNS
     )
+
+
+def _export_rows(path: Path, catalogue: Catalogue) -> tuple[str, list[Any], list[SheetRow]]:
+    """The first sheet of an xlsx export, or a CSV export, as (sheet, header, data rows)."""
+    if path.suffix.lower() != ".csv":
+        workbook = open_workbook(path)
+        sheet = workbook.sheetnames[0]
+        header, rows = sheet_rows(workbook, path, sheet, header_row=catalogue.question_id_row)
+        return sheet, header, rows
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            lines = list(csv.reader(handle))
+    except UnicodeDecodeError:
+        raise _error(path.name, "not a UTF-8 CSV file", "export the survey again as CSV") from None
+    except csv.Error as exc:
+        raise _error(path.name, f"not a readable CSV file ({exc})") from None
+    if len(lines) < catalogue.question_id_row:
+        raise _error(path.name, f"no header row {catalogue.question_id_row}")
+    header = [clean(v) for v in lines[catalogue.question_id_row - 1]]
+    rows = []
+    for number, values in enumerate(
+        lines[catalogue.question_id_row :], start=catalogue.question_id_row + 1
+    ):
+        cells = tuple(clean(v or None) for v in values)
+        if any(v is not None for v in cells):
+            rows.append(SheetRow(number, cells))
+    return CSV_SHEET, header, rows
+
+
+def _is_import_id_row(cells: tuple[Any, ...]) -> bool:
+    """Qualtrics' third header row of a CSV export: ``{"ImportId":"QID1"}`` in every cell."""
+    filled = [c for c in cells if c is not None]
+    return bool(filled) and all(str(c).startswith(IMPORT_ID) for c in filled)
 
 
 def _cell(cells: tuple[Any, ...], index: int) -> Any:
@@ -289,11 +331,18 @@ def _open_answers(answers: pd.DataFrame, question: str) -> dict[str, list[str]]:
 
 
 def build_survey(
-    export: Path, coding: Path | None, catalogue: Catalogue, licence: Path | None = None
+    export: Path,
+    coding: Path | None,
+    catalogue: Catalogue,
+    licence: Path | None = None,
+    warnings: list[str] | None = None,
 ) -> dict[str, str]:
-    """Every output file as text, keyed by file name; nothing is written here."""
+    """Every output file as text, keyed by file name; nothing is written here. Duplicate
+    respondents are appended to ``warnings`` when a list is given."""
     try:
         respondents, answers = read_export(export, catalogue, _label(export))
+        if warnings is not None:
+            warnings += duplicate_respondents(respondents, answers)
         files = {
             "respondents.csv": csv_text(respondents, RESPONDENT_COLUMNS),
             "answers.csv": csv_text(answers, ANSWER_COLUMNS),
@@ -333,14 +382,18 @@ def import_survey(ctx: ImportContext) -> list[Path]:
     return write_survey(files, target)
 
 
-def import_follow_up(export: Path, coding: Path | None, catalogue: Path, out: Path) -> list[Path]:
-    """``convfail survey import``: a new export (and its coding) validated against ``catalogue``
-    and written to ``out`` with a copy of the catalogue; nothing is written on error."""
-    files = build_survey(export, coding, load_catalogue(catalogue))
+def import_follow_up(
+    export: Path, coding: Path | None, catalogue: Path, out: Path
+) -> tuple[list[Path], list[str]]:
+    """``convfail survey import``: a new export (xlsx or CSV, and its coding) validated against
+    ``catalogue`` and written to ``out`` with a copy of the catalogue; nothing is written on
+    error. Returns the files and the warnings (duplicate respondents)."""
+    warnings: list[str] = []
+    files = build_survey(export, coding, load_catalogue(catalogue), warnings=warnings)
     written = write_survey(files, out)
     if catalogue.resolve() != (out / CATALOGUE_FILE).resolve():
         shutil.copyfile(catalogue, out / CATALOGUE_FILE)
-    return written
+    return written, warnings
 
 
 __all__ = [

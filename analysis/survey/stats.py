@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import pandas as pd
-from statsmodels.stats.proportion import proportion_confint
 
 CONFIDENCE = 0.95
 PROPORTION_COLUMNS = [
@@ -32,6 +31,9 @@ def wilson_interval(
     """The Wilson score interval of ``count / denominator``, in percent."""
     if denominator <= 0:
         return float("nan"), float("nan")
+    # statsmodels takes about a second to import; importing and validating a survey need none.
+    from statsmodels.stats.proportion import proportion_confint
+
     low, high = proportion_confint(count, denominator, alpha=1 - confidence, method="wilson")
     return 100 * float(low), 100 * float(high)
 

@@ -85,6 +85,23 @@ def finding1_tools(data: SurveyData) -> pd.DataFrame:
             n,
             ALL,
         ),
+        # The two readings that give the paper's "the rest (41%)" exactly (see the report).
+        proportion(
+            DERIVED,
+            "rest_after_onnx_and_other_users",
+            "Total minus ONNX users minus other-tool users (the paper's wording)",
+            n - int(uses_onnx.sum()) - int(uses_other.sum()),
+            n,
+            ALL,
+        ),
+        proportion(
+            DERIVED,
+            "rest_after_q63_cells",
+            "Total minus the non-empty Q63 cells, row of question texts included",
+            n - int(data.answered("Q63").sum()) - 1,
+            n,
+            ALL,
+        ),
     ]
     return frame(rows)
 
@@ -130,21 +147,30 @@ def finding3_problems(data: SurveyData) -> pd.DataFrame:
 
 
 def coded_themes(data: SurveyData, qid: str) -> pd.DataFrame:
-    """Reported themes of a coded open question, plus ``other`` (answers with no reported theme).
+    """Reported themes of a coded open question plus the paper's ``other`` row.
 
-    An answer may carry several themes, so the shares add up to more than 100%.
+    ``other`` is what the coding sheet's ``other_themes`` says the paper binned: the answers with
+    one of those themes, of the answers with any theme; without it, the answers with no
+    reported theme, of every coded answer. An answer may carry several themes, so the shares
+    add up to more than 100%.
     """
     sheet = data.catalogue.coding_sheet(qid)
     coded = data.coded_answers(qid)
+    names = [t.name for t in sheet.themes]
+    if sheet.other_themes:
+        coded = coded[coded[names].any(axis=1)] if len(coded) else coded
+        other = coded[list(sheet.other_themes)].any(axis=1)
+        basis = f"coded answers to {qid} with a theme"
+    else:
+        other = ~coded[sheet.reported].any(axis=1) if len(coded) else pd.Series(dtype=bool)
+        basis = f"coded answers to {qid}"
     n = len(coded)
-    basis = f"coded answers to {qid}"
     labels = sheet.labels()
     rows = [
         proportion(qid, name, labels[name], int(coded[name].sum()), n, basis)
         for name in sheet.reported
     ]
-    unreported = ~coded[sheet.reported].any(axis=1) if n else pd.Series(dtype=bool)
-    rows.append(proportion(qid, OTHER, "Other", int(unreported.sum()), n, basis))
+    rows.append(proportion(qid, OTHER, "Other", int(other.sum()), n, basis))
     return frame(rows)
 
 

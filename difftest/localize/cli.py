@@ -59,6 +59,11 @@ CASE_OPTIONS = [
     ),
     click.option("--rtol", type=float, help="Override the precision's relative tolerance."),
     click.option(
+        "--policy",
+        help="Verdict policy reported beside the localizer's: default, paper or RTOL,ATOL "
+        "[default: the record's].",
+    ),
+    click.option(
         "--out",
         type=click.Path(path_type=Path),
         help="Report folder [default: .cache/difftest/localize/<case>].",
@@ -154,6 +159,13 @@ def _repair_verdict(run: Run) -> str:
 
 
 def _echo_summary(report: dict) -> None:
+    verdict = report["verdict"]
+    click.echo(
+        f"{report['title']}: {verdict['outcome']} under policy {verdict['policy_rule']}; "
+        f"localizer ({verdict['localizer_rule']}): {verdict['localizer']}"
+    )
+    for why in verdict["why"]:
+        click.echo(f"  why: {why}")
     if report["agrees"]:
         click.echo(f"{report['title']}: outputs agree; nothing to localize")
         return

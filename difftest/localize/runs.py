@@ -17,12 +17,14 @@ import onnx
 
 from convfail.errors import ConvfailError
 from convfail.paths import localize_cache_dir
+from convfail.verdicts import DEFAULT, parse_policy
 from difftest.localize.inputs import Case, from_campaign, from_files
 from difftest.localize.pipeline import Localization, localize
 from difftest.localize.repair import RepairResult, repair
 from difftest.localize.report import to_json, write_report, write_reproducer_for
-from difftest.localize.settings import try_settings
+from difftest.localize.settings import run_model, try_settings
 from difftest.localize.tolerance import Tolerance
+from difftest.localize.verdict import policy_verdict
 
 REPAIRED_FILE = "repaired.onnx"
 HELD_OUT_SEED = 1000
@@ -39,7 +41,8 @@ def no_progress(length: int) -> AbstractContextManager:
 @dataclass(frozen=True)
 class CaseRequest:
     """What ``localize`` and ``repair`` are asked: the case (a campaign record, or a saved source
-    model and its ONNX file), the tolerance, the report folder and the memory budget."""
+    model and its ONNX file), the localizer's tolerance, the verdict policy to report beside it
+    (default: the record's), the report folder and the memory budget."""
 
     campaign: str | None
     key: str | None
@@ -49,6 +52,7 @@ class CaseRequest:
     n_inputs: int
     precision: str
     rtol: float | None
+    policy: str | None
     out: Path | None
     budget_mb: float
 
@@ -109,6 +113,27 @@ def localize_case(
     return loc
 
 
+def case_verdict(request: CaseRequest, case: Case, loc: Localization) -> dict:
+    """The verdict policy's judgement of the case beside the localizer's (see :mod:`.verdict`)."""
+    policy = parse_policy(request.policy or case.meta.get("recorded_policy") or DEFAULT)
+    expected = [case.source.run(s) for s in case.samples]
+    recorded = None
+    if "recorded_outcome" in case.meta:
+        recorded = {
+            "outcome": case.meta["recorded_outcome"],
+            "policy": case.meta.get("recorded_policy") or DEFAULT,
+            "n_inputs": case.meta.get("recorded_inputs"),
+        }
+    return policy_verdict(
+        expected,
+        run_model(case.model, case.samples),
+        policy,
+        loc.tolerance,
+        loc.agrees,
+        recorded,
+    )
+
+
 def localize_and_report(
     request: CaseRequest,
     settings: bool,
@@ -120,6 +145,7 @@ def localize_and_report(
     directory = report_dir(request.out, case)
     reproducer = write_reproducer_for(loc, directory)
     report = to_json(loc, {"title": case.title, **case.meta}, reproducer=reproducer)
+    report["verdict"] = case_verdict(request, case, loc)
     return Run(report, write_report(report, directory), directory)
 
 
@@ -145,4 +171,5 @@ def repair_and_report(
     onnx.save(result.model, directory / REPAIRED_FILE)
     report = to_json(loc, {"title": case.title, **case.meta}, repair=result)
     report["repair"]["agrees_on_held_out_inputs"] = held_out
+    report["verdict"] = case_verdict(request, case, loc)
     return Run(report, write_report(report, directory), directory, result, held_out)

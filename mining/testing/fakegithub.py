@@ -6,6 +6,11 @@ and the naive baseline use (issue lists with ``Link`` pagination, issues, commen
 ``/rate_limit``), with ETags and ``304 Not Modified``, ``x-ratelimit-*`` headers, primary and
 secondary rate limits, per-request latency, and faults injected on demand: 502, GraphQL
 timeouts, reset connections, truncated JSON bodies, 403/429 limits.
+
+What leaves a repository is answered as GitHub does: renamed repositories redirect (REST 301 to
+``/repositories/{id}``, GraphQL ``followRenames``), transferred issues redirect, deleted ones are
+gone (410), and GraphQL fields it cannot resolve come back null with a ``NOT_FOUND`` error. Each
+behaviour cites its source in a comment (see also :mod:`mining.testing.payloads`).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import struct
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -53,6 +59,7 @@ FAULT_KINDS = {
     "secondary",
     "429",
     "rate_limited",
+    "secondary_bare",
 }
 
 
@@ -62,6 +69,7 @@ class Fault:
     times: int = 1
     path: str = ""
     skip: int = 0
+    match: bytes = b""
 
 
 @dataclass
@@ -102,11 +110,42 @@ class FakeGitHub:
         self.buckets: dict[tuple[str, str], Bucket] = {}
         self.lock = threading.Lock()
         self.server: ThreadingHTTPServer | None = None
+        self.renames: dict[str, str] = {}
+        # called with (path, query) before each REST GET is answered: tests change the data
+        # between two pages, as users do on GitHub while a crawl runs
+        self.before_get: Callable[[str, dict[str, str]], None] | None = None
 
     # -- life cycle -----------------------------------------------------------------------
     def add_repo(self, repo: Repo) -> Repo:
         self.repos[repo.full_name] = repo
         return repo
+
+    def rename(self, old: str, new: str) -> Repo:
+        """Rename a repository; the old name keeps redirecting (docs "Renaming a repository")."""
+        repo = self.repos.pop(old)
+        repo.full_name = new
+        self.repos[new] = repo
+        self.renames[old] = new
+        # what points at the repository (commits, pull requests) shows its new name
+        for other in self.repos.values():
+            for issue in other.issues.values():
+                for event in issue.events:
+                    if event.commit_repository == old:
+                        event.commit_repository = new
+                    for end in (event.source, event.closer_pr):
+                        if end is not None and end.repository == old:
+                            end.repository = new
+        return repo
+
+    def find(self, full_name: str) -> tuple[Repo | None, bool]:
+        """The repository a name means now, and whether the name is an old one."""
+        if full_name in self.repos:
+            return self.repos[full_name], False
+        new = self.renames.get(full_name)
+        return (self.repos[new], True) if new in self.repos else (None, False)
+
+    def by_id(self, repo_id: int) -> Repo | None:
+        return next((r for r in self.repos.values() if r.id == repo_id), None)
 
     def __enter__(self) -> FakeGitHub:
         self.start()
@@ -134,12 +173,17 @@ class FakeGitHub:
         return f"http://{host}:{port}"
 
     # -- test helpers ---------------------------------------------------------------------
-    def inject(self, kind: str, times: int = 1, path: str = "", skip: int = 0) -> None:
-        """The next ``times`` requests whose path starts with ``path`` (after ``skip``) fail."""
+    def inject(
+        self, kind: str, times: int = 1, path: str = "", skip: int = 0, match: str = ""
+    ) -> None:
+        """The next ``times`` requests whose path starts with ``path`` (after ``skip``) fail.
+
+        ``match``: only requests whose body contains it (a GraphQL operation name, say).
+        """
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; choose from {sorted(FAULT_KINDS)}")
         with self.lock:
-            self.faults.append(Fault(kind, times, path, skip))
+            self.faults.append(Fault(kind, times, path, skip, match.encode()))
 
     def count(self, path: str = "", status: int | None = None) -> int:
         with self.lock:
@@ -158,10 +202,10 @@ class FakeGitHub:
             self.log.clear()
 
     # -- internals ------------------------------------------------------------------------
-    def take_fault(self, path: str) -> str | None:
+    def take_fault(self, path: str, body: bytes = b"") -> str | None:
         with self.lock:
             for fault in self.faults:
-                if not path.startswith(fault.path):
+                if not path.startswith(fault.path) or fault.match not in body:
                     continue
                 if fault.skip:
                     fault.skip -= 1
@@ -345,6 +389,19 @@ class _Handler(BaseHTTPRequestHandler):
                 },
                 headers | {"retry-after": str(self.fake.secondary_retry_after)},
             )
+        elif kind == "secondary_bare":
+            # Docs, "Rate limits for the REST API" > "Exceeding the secondary rate limit": the
+            # answer may carry no `retry-after` and a non-zero remaining budget; the client
+            # then waits at least a minute, longer on each repeat.
+            self.record(403)
+            self.send(
+                403,
+                {
+                    "message": "You have exceeded a secondary rate limit. Please wait a few "
+                    "minutes before you try again.",
+                },
+                headers,
+            )
         elif kind == "rate_limited":
             self.record(200)
             headers |= {
@@ -384,7 +441,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send(401, {"message": "This endpoint requires you to be authenticated."})
             return
         bucket = self.fake.bucket(identity, "graphql")
-        kind = self.fake.take_fault(path)
+        kind = self.fake.take_fault(path, body)
         if kind:
             self.fault(kind, "graphql", bucket, lambda: self.run_graphql(body, bucket))
             return
@@ -448,11 +505,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "nodeCount": nodes,
                 "resetAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(bucket.reset)),
             },
-            "repository": lambda info, owner, name, **_: (
-                payloads.graphql_repository(self.fake.repos[f"{owner}/{name}"])
-                if f"{owner}/{name}" in self.fake.repos
-                else None
-            ),
+            "repository": self.graphql_repository,
         }
         result = execute(
             self.fake.schema,
@@ -463,14 +516,28 @@ class _Handler(BaseHTTPRequestHandler):
         )
         payload: dict[str, Any] = {"data": result.data}
         if result.errors:
-            payload["errors"] = [e.formatted for e in result.errors]
+            payload["errors"] = [_github_error(e) for e in result.errors]
         return 200, payload, self.rate_headers(bucket, "graphql")
+
+    def graphql_repository(
+        self, info: Any, owner: str, name: str, followRenames: bool = True, **_: Any
+    ) -> dict:
+        # schema: `repository(followRenames: Boolean = true)`, "Follow repository renames. If
+        # disabled, a repository referenced by its old name will return an error."
+        repo, renamed = self.fake.find(f"{owner}/{name}")
+        if repo is None or (renamed and not followRenames):
+            raise payloads.NotFound(
+                f"Could not resolve to a Repository with the name '{owner}/{name}'."
+            )
+        return payloads.graphql_repository(repo)
 
     def do_GET(self) -> None:
         if self.fake.latency:
             time.sleep(self.fake.latency)
         split = urlsplit(self.path)
         path, query = split.path, {k: v[-1] for k, v in parse_qs(split.query).items()}
+        if self.fake.before_get is not None:
+            self.fake.before_get(path, query)
         identity = self.identity()
         if identity is None:
             self.record(401)
@@ -502,6 +569,12 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.dumps(payload).encode()
         etag = f'W/"{hashlib.sha256(body).hexdigest()[:40]}"'
         if status == 200 and self.headers.get("If-None-Match") == etag:
+            # Docs, "Best practices for using the REST API" > "Use conditional requests if
+            # appropriate": a 304 does not count against the primary limit only when the request
+            # was correctly authorized with an `Authorization` header; anonymous ones are charged.
+            if identity == "anonymous":
+                with self.fake.lock:
+                    bucket.used += 1
             self.record(304)
             self.send(304, None, self.rate_headers(bucket, resource) | {"ETag": etag}, raw=b"")
             return
@@ -526,12 +599,32 @@ class _Handler(BaseHTTPRequestHandler):
             headers["ETag"] = etag
         self.send(status, None, headers, raw=body)
 
+    def moved(self, location: str, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        # Docs, "Best practices for using the REST API" > "Follow redirects": a 301 means the
+        # resource moved for good; repeat the request at the `Location`.
+        url = f"{self.fake.url}{location}" + (f"?{urlencode(query)}" if query else "")
+        return 301, {"message": "Moved Permanently", "url": url}, {"Location": url}
+
     def run_rest(self, path: str, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
         parts = path.strip("/").split("/")
-        if len(parts) < 4 or parts[0] != "repos" or parts[3] != "issues":
+        if len(parts) >= 2 and parts[0] == "repositories" and parts[1].isdigit():
+            repo = self.fake.by_id(int(parts[1]))
+            if repo is None:
+                return 404, {"message": "Not Found"}, {}
+            parts = ["repos", *repo.full_name.split("/"), *parts[2:]]
+        elif len(parts) >= 3 and parts[0] == "repos":
+            repo, renamed = self.fake.find(f"{parts[1]}/{parts[2]}")
+            if repo is None:
+                return 404, {"message": "Not Found"}, {}
+            if renamed:
+                # Docs, "Renaming a repository": the old name redirects to the new one; the
+                # API answers 301 with the repository's id-based address.
+                return self.moved("/".join(["", "repositories", str(repo.id), *parts[3:]]), query)
+        else:
             return 404, {"message": "Not Found"}, {}
-        repo = self.fake.repos.get(f"{parts[1]}/{parts[2]}")
-        if repo is None:
+        if len(parts) == 3:
+            return 200, payloads.rest_repository(repo, self.fake.url), {}
+        if parts[3] != "issues":
             return 404, {"message": "Not Found"}, {}
         api = self.fake.url
         per_page = min(int(query.get("per_page", 30)), 100)
@@ -540,7 +633,19 @@ class _Handler(BaseHTTPRequestHandler):
             items = self.list_issues(repo, query)
             render = lambda i: payloads.rest_issue(repo, i, api)  # noqa: E731
         else:
-            issue = repo.issues.get(int(parts[4])) if parts[4].isdigit() else None
+            number = int(parts[4]) if parts[4].isdigit() else 0
+            if number in repo.transferred:
+                # REST issues, "Get an issue": 301 Moved Permanently when the issue was
+                # transferred to another repository the caller can read.
+                target, new_number = repo.transferred[number]
+                moved_to = self.fake.repos[target]
+                rest = "/".join(["", "repositories", str(moved_to.id), "issues", str(new_number)])
+                return self.moved("/".join([rest, *parts[5:]]), query)
+            if number in repo.deleted:
+                # REST issues, "Get an issue": 410 Gone for an issue deleted from a repository
+                # the caller can read.
+                return 410, {"message": "This issue was deleted"}, {}
+            issue = repo.issues.get(number)
             if issue is None:
                 return 404, {"message": "Not Found"}, {}
             if len(parts) == 5:
@@ -588,3 +693,12 @@ class _Handler(BaseHTTPRequestHandler):
                 f'<{self.fake.url}{path}?{urlencode(query | {"page": number})}>; rel="{rel}"'
             )
         return {"Link": ", ".join(links)} if links else {}
+
+
+def _github_error(error: Any) -> dict:
+    """A graphql-core error as GitHub formats it (with ``type`` for the errors it names)."""
+    formatted = dict(error.formatted)
+    kind = getattr(error.original_error, "type", None)
+    if kind:
+        formatted["type"] = kind
+    return formatted

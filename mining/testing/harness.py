@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from convfail.paths import ISSUES
 from mining.archive import Archive
 from mining.miner import Miner
 from mining.store import Store
@@ -38,7 +39,7 @@ def make_miner(
     return Miner(
         transport,
         Store(folder / f"{name}-state.sqlite"),
-        folder / "issues",
+        folder / ISSUES,
         progress=False,
         **kwargs,
     )

@@ -33,19 +33,34 @@ class Source:
     def merged(self) -> bool:
         return self.is_pull_request and self.state == "merged"
 
+    @property
+    def merge_commit(self) -> str | None:
+        """The merge commit of a merged pull request (``PullRequest.mergeCommit``)."""
+        return sha(f"merge {self.repository}#{self.number}") if self.merged else None
+
 
 @dataclass
 class Event:
-    """One timeline event. ``kind`` uses REST's event names (``cross-referenced``, ...)."""
+    """One timeline event. ``kind`` uses REST's event names (``cross-referenced``, ...).
+
+    ``actor`` None is a deleted account; ``state_reason`` belongs to each closed or reopened
+    event (not to the issue); ``will_close`` is a cross-reference's ``willCloseTarget``;
+    ``source`` is the other end of a reference, connection, or the canonical issue of a
+    ``marked_as_duplicate`` event; ``from_repository`` is where a ``transferred`` issue was.
+    """
 
     kind: str
     created_at: str
-    actor: str = "octocat"
+    actor: str | None = "octocat"
     commit_id: str | None = None
     commit_repository: str | None = None
     closer_pr: Source | None = None
     source: Source | None = None
     body: str | None = None
+    state_reason: str | None = None
+    will_close: bool = False
+    actor_is_bot: bool = False
+    from_repository: str | None = None
 
 
 @dataclass
@@ -68,16 +83,31 @@ class Issue:
     state_reason: str | None = None  # completed | not_planned | reopened
     closed_at: str | None = None
     labels: list[str] = field(default_factory=list)
-    author: str = "octocat"
+    author: str | None = "octocat"  # None: the account was deleted
     author_association: str = "NONE"
     comments: list[Comment] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    is_pull_request: bool = False  # pull requests share the issues' numbers (and REST lists)
+    merged: bool = False  # pull requests only
 
 
 @dataclass
 class Repo:
+    """A repository: its issues and pull requests by number, and what left it.
+
+    ``transferred`` maps a number to the ``(repository, number)`` the issue moved to;
+    ``deleted`` holds numbers of deleted issues. ``id`` is the numeric repository id GitHub
+    redirects to (``/repositories/{id}``) after a rename or a transfer.
+    """
+
     full_name: str
     issues: dict[int, Issue] = field(default_factory=dict)
+    transferred: dict[int, tuple[str, int]] = field(default_factory=dict)
+    deleted: set[int] = field(default_factory=set)
+
+    @property
+    def id(self) -> int:
+        return int(sha(self.full_name)[:6], 16)
 
     def add(self, issue: Issue) -> Issue:
         self.issues[issue.number] = issue
@@ -86,6 +116,50 @@ class Repo:
     def touch(self, number: int, moment: str) -> None:
         """Bump an issue's ``updatedAt`` (what GitHub does on most, not all, changes)."""
         self.issues[number].updated_at = moment
+
+    def reopen(self, number: int, moment: str, actor: str = "octocat") -> None:
+        issue = self.issues[number]
+        issue.state, issue.state_reason, issue.closed_at = "open", "reopened", None
+        issue.events.append(Event("reopened", moment, actor=actor, state_reason="reopened"))
+        issue.updated_at = moment
+
+    def close(
+        self,
+        number: int,
+        moment: str,
+        reason: str = "completed",
+        *,
+        actor: str | None = "octocat",
+        bot: bool = False,
+        commit_id: str | None = None,
+    ) -> None:
+        issue = self.issues[number]
+        issue.state, issue.state_reason, issue.closed_at = "closed", reason, moment
+        issue.events.append(
+            Event(
+                "closed",
+                moment,
+                actor=actor,
+                actor_is_bot=bot,
+                commit_id=commit_id,
+                commit_repository=self.full_name if commit_id else None,
+                state_reason=reason,
+            )
+        )
+        issue.updated_at = moment
+
+    def transfer(self, number: int, target: Repo, moment: str) -> Issue:
+        """Move an issue to ``target`` under a new number (GitHub renumbers on transfer)."""
+        issue = self.issues.pop(number)
+        new_number = max([0, *target.issues, *target.transferred, *target.deleted]) + 1
+        self.transferred[number] = (target.full_name, new_number)
+        issue.number, issue.updated_at = new_number, moment
+        issue.events.append(Event("transferred", moment, from_repository=self.full_name))
+        return target.add(issue)
+
+    def delete(self, number: int) -> None:
+        del self.issues[number]
+        self.deleted.add(number)
 
 
 FILLER_KINDS = ["labeled", "commented", "mentioned", "subscribed", "assigned", "renamed"]
@@ -102,6 +176,7 @@ def generate_repo(
     start: datetime = datetime(2018, 1, 1, tzinfo=UTC),
     long_timeline_share: float = 0.02,
     numbers: list[int] | None = None,
+    pull_share: float = 0.3,
 ) -> Repo:
     """A repository whose issues have realistic timelines.
 
@@ -109,15 +184,20 @@ def generate_repo(
     cross-references from pull requests of the same project or of forks, connections); about
     ``long_timeline_share`` of them are busy threads with more than 100 events in all and more
     than 25 relevant ones (the case the published downloader truncated). ``numbers`` gives the
-    issue numbers to use (default 1..count).
+    issue numbers to use (default 1..count); about ``pull_share`` of the numbers are pull
+    requests, which share the issues' numbers and appear in REST issue lists as on GitHub.
     """
     rng = random.Random(f"{full_name}:{seed}")
+    pulls = random.Random(f"{full_name}:{seed}:pulls")
     repo = Repo(full_name)
     owner, name = full_name.split("/")
     moment = start
     for number in numbers or range(1, count + 1):
         moment += timedelta(hours=rng.randint(1, 30))
         created = moment
+        if pulls.random() < pull_share:
+            repo.add(pull_request(number, full_name, created, merged=pulls.random() < 0.7))
+            continue
         closed = rng.random() < closed_share
         busy = rng.random() < long_timeline_share
         events: list[Event] = []
@@ -161,6 +241,7 @@ def generate_repo(
             else:
                 events.append(Event("mentioned", iso(when)))
         closed_at = None
+        reason = ("completed" if rng.random() < 0.8 else "not_planned") if closed else None
         if closed:
             when += timedelta(hours=rng.randint(1, 500))
             closed_at = iso(when)
@@ -182,8 +263,19 @@ def generate_repo(
                         closer_pr=Source(full_name, rng.randint(1, 99999), True, "merged"),
                     )
                 )
+            elif reason == "not_planned" and rng.random() < 0.5:
+                events.append(
+                    Event(
+                        "closed",
+                        closed_at,
+                        actor="stale[bot]",
+                        actor_is_bot=True,
+                        state_reason=reason,
+                    )
+                )
             else:
                 events.append(Event("closed", closed_at))
+            events[-1].state_reason = reason
         comments = [
             Comment(
                 number * 1000 + i,
@@ -213,9 +305,7 @@ def generate_repo(
                 created_at=iso(created),
                 updated_at=iso(updated),
                 state="closed" if closed else "open",
-                state_reason=("completed" if rng.random() < 0.8 else "not_planned")
-                if closed
-                else None,
+                state_reason=reason,
                 closed_at=closed_at,
                 labels=issue_labels,
                 author=f"user{rng.randint(1, 50)}",
@@ -227,3 +317,22 @@ def generate_repo(
             )
         )
     return repo
+
+
+def pull_request(number: int, full_name: str, created: datetime, *, merged: bool) -> Issue:
+    """A pull request as the issues API sees it (its own number, no fix evidence needed)."""
+    closed = iso(created + timedelta(hours=5))
+    return Issue(
+        number=number,
+        title=f"Fix #{number - 1} of {full_name}",
+        body="Fixes a converter bug.",
+        created_at=iso(created),
+        updated_at=closed,
+        state="closed",
+        state_reason=None,
+        closed_at=closed,
+        author="contributor",
+        events=[Event("closed", closed)],
+        is_pull_request=True,
+        merged=merged,
+    )

@@ -4,11 +4,17 @@ REST: the issue, comment and timeline-event objects of the REST API (v2022-11-28
 GraphQL: resolver trees for graphql-core, executed against GitHub's own published schema, so
 any query a client sends is validated and answered exactly as the schema says; connections
 page with opaque cursors like GitHub's.
+
+Each behaviour that a client could get wrong cites where GitHub documents it. "REST issues"
+is docs.github.com/en/rest/issues/issues, "REST timeline" docs.github.com/en/rest/issues/timeline
+with its event list at docs.github.com/en/webhooks-and-events/events/issue-event-types, and
+"schema" the GraphQL schema GitHub publishes (../shared/reference/github-graphql).
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +34,10 @@ GRAPHQL_ITEM_TYPES = {
     "ASSIGNED_EVENT": "assigned",
     "RENAMED_TITLE_EVENT": "renamed",
     "ISSUE_COMMENT": "commented",
+    "REOPENED_EVENT": "reopened",
+    "DISCONNECTED_EVENT": "disconnected",
+    "TRANSFERRED_EVENT": "transferred",
+    "MARKED_AS_DUPLICATE_EVENT": "marked_as_duplicate",
 }
 TYPENAMES = {
     "closed": "ClosedEvent",
@@ -40,9 +50,35 @@ TYPENAMES = {
     "assigned": "AssignedEvent",
     "renamed": "RenamedTitleEvent",
     "commented": "IssueComment",
+    "reopened": "ReopenedEvent",
+    "disconnected": "DisconnectedEvent",
+    "transferred": "TransferredEvent",
+    "marked_as_duplicate": "MarkedAsDuplicateEvent",
 }
+# Docs, "Deleting your personal account": what a deleted account wrote is kept and attributed
+# to the placeholder account @ghost. REST shows that user; GraphQL's `author`/`actor` fields are
+# nullable (schema: `author: Actor`) and are null for it.
+GHOST = "ghost"
 
 
+class NotFound(Exception):
+    """Raised by a resolver for a node GitHub cannot resolve.
+
+    GitHub answers such a field with ``null`` in ``data`` *and* an entry in ``errors`` of
+    ``"type": "NOT_FOUND"`` with the field's ``path`` (GraphQL spec, "Response: Errors", partial
+    results; GitHub adds the ``type`` key, the same way as for ``RATE_LIMITED`` in docs
+    "Rate limits and query limits for the GraphQL API").
+    """
+
+    type = "NOT_FOUND"
+
+
+def sha_hex(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+# Docs, "Using pagination in the GraphQL API": cursors are opaque strings; clients pass back
+# `endCursor` and must not build or parse them.
 def encode_cursor(offset: int) -> str:
     return base64.b64encode(f"cursor:v2:{offset}".encode()).decode()
 
@@ -78,9 +114,11 @@ def connection(
     }
 
 
-def actor(login: str) -> dict:
+def actor(login: str | None, bot: bool = False) -> dict | None:
+    if login is None:
+        return None
     return {
-        "__typename": "User",
+        "__typename": "Bot" if bot else "User",
         "login": login,
         "url": f"{WEB}/{login}",
         "avatarUrl": f"{WEB}/{login}.png",
@@ -100,7 +138,8 @@ def graphql_repository(repo: Repo) -> dict:
         orderBy=None,
         **_: Any,
     ) -> dict:
-        chosen = list(repo.issues.values())
+        # schema: `Repository.issues` lists issues only; pull requests are `pullRequests`.
+        chosen = [i for i in repo.issues.values() if not i.is_pull_request]
         filters = filterBy or {}
         wanted_states = filters.get("states") or states
         if wanted_states:
@@ -121,8 +160,11 @@ def graphql_repository(repo: Repo) -> dict:
         return connection(chosen, first, after, lambda i: graphql_issue(repo, i))
 
     def issue(info: Any, number: int) -> dict | None:
+        # A pull request's number, a deleted or a transferred issue: null plus NOT_FOUND.
         found = repo.issues.get(number)
-        return graphql_issue(repo, found) if found else None
+        if found is None or found.is_pull_request:
+            raise NotFound(f"Could not resolve to an Issue with the number of {number}.")
+        return graphql_issue(repo, found)
 
     return {
         "__typename": "Repository",
@@ -163,6 +205,9 @@ def graphql_subject(source: Source) -> dict:
     if source.is_pull_request:
         payload["merged"] = source.merged
         payload["closed"] = source.state != "open"
+        # schema: `PullRequest.mergeCommit: Commit`, null unless merged.
+        merge = source.merge_commit
+        payload["mergeCommit"] = {"__typename": "Commit", "oid": merge} if merge else None
     else:
         payload["closed"] = state == "CLOSED"
     return payload
@@ -172,7 +217,7 @@ def graphql_event(repo: Repo, issue: Issue, event: Event) -> dict:
     base = {
         "__typename": TYPENAMES[event.kind],
         "createdAt": event.created_at,
-        "actor": actor(event.actor),
+        "actor": actor(event.actor, event.actor_is_bot),
         "id": base64.b64encode(
             f"E_{repo.full_name}_{issue.number}_{event.created_at}_{event.kind}".encode()
         ).decode(),
@@ -188,7 +233,26 @@ def graphql_event(repo: Repo, issue: Issue, event: Event) -> dict:
             }
         elif event.closer_pr:
             closer = graphql_subject(event.closer_pr)
-        base |= {"closer": closer, "stateReason": (issue.state_reason or "completed").upper()}
+        # schema: each `ClosedEvent` has its own `stateReason` (why *that* close happened).
+        reason = event.state_reason.upper() if event.state_reason else None
+        base |= {"closer": closer, "stateReason": reason}
+    elif event.kind == "reopened":
+        base |= {
+            "closable": itself,
+            "stateReason": event.state_reason.upper() if event.state_reason else None,
+        }
+    elif event.kind == "transferred":
+        base |= {
+            "fromRepository": stub_repository(event.from_repository or ""),
+            "issue": itself,
+        }
+    elif event.kind == "marked_as_duplicate":
+        assert event.source is not None
+        base |= {
+            "canonical": graphql_subject(event.source),
+            "duplicate": itself,
+            "isCrossRepository": event.source.repository != repo.full_name,
+        }
     elif event.kind == "referenced":
         base |= {
             "commit": {"__typename": "Commit", "oid": event.commit_id} if event.commit_id else None,
@@ -204,9 +268,10 @@ def graphql_event(repo: Repo, issue: Issue, event: Event) -> dict:
             "target": itself,
             "referencedAt": event.created_at,
             "isCrossRepository": event.source.repository != repo.full_name,
-            "willCloseTarget": False,
+            # schema: `willCloseTarget`, the reference closes the target when its PR merges.
+            "willCloseTarget": event.will_close,
         }
-    elif event.kind == "connected":
+    elif event.kind in {"connected", "disconnected"}:
         assert event.source is not None
         base |= {
             "source": graphql_subject(event.source),
@@ -288,19 +353,34 @@ def graphql_comment(comment: Comment) -> dict:
 # REST
 
 
-def rest_user(login: str, api: str) -> dict:
+def rest_user(login: str | None, api: str, bot: bool = False) -> dict:
+    login = login or GHOST
     return {
         "login": login,
-        "id": abs(hash(login)) % 10**8,
-        "type": "User",
+        "id": 10137 if login == GHOST else int(sha_hex(login)[:7], 16),
+        "type": "Bot" if bot else "User",
         "url": f"{api}/users/{login}",
         "html_url": f"{WEB}/{login}",
     }
 
 
+def rest_repository(repo: Repo, api: str) -> dict:
+    owner, name = repo.full_name.split("/")
+    return {
+        "id": repo.id,
+        "name": name,
+        "full_name": repo.full_name,
+        "owner": {"login": owner, "type": "Organization"},
+        "private": False,
+        "url": f"{api}/repos/{repo.full_name}",
+        "html_url": f"{WEB}/{repo.full_name}",
+        "issues_url": f"{api}/repos/{repo.full_name}/issues{{/number}}",
+    }
+
+
 def rest_issue(repo: Repo, issue: Issue, api: str) -> dict:
     base = f"{api}/repos/{repo.full_name}/issues/{issue.number}"
-    return {
+    payload = {
         "url": base,
         "repository_url": f"{api}/repos/{repo.full_name}",
         "comments_url": f"{base}/comments",
@@ -325,6 +405,15 @@ def rest_issue(repo: Repo, issue: Issue, api: str) -> dict:
         "author_association": issue.author_association,
         "body": issue.body,
     }
+    # REST issues, "List repository issues" and "Get an issue": the REST API considers every
+    # pull request an issue; a pull request is told apart by its `pull_request` key.
+    if issue.is_pull_request:
+        payload["pull_request"] = {
+            "url": f"{api}/repos/{repo.full_name}/pulls/{issue.number}",
+            "html_url": f"{WEB}/{repo.full_name}/pull/{issue.number}",
+            "merged_at": issue.closed_at if issue.merged else None,
+        }
+    return payload
 
 
 def rest_comment(repo: Repo, issue: Issue, comment: Comment, api: str) -> dict:
@@ -358,7 +447,7 @@ def rest_source(source: Source, api: str) -> dict:
 def rest_event(repo: Repo, issue: Issue, event: Event, api: str) -> dict:
     payload: dict[str, Any] = {
         "event": event.kind,
-        "actor": rest_user(event.actor, api),
+        "actor": rest_user(event.actor, api, event.actor_is_bot),
         "created_at": event.created_at,
     }
     if event.kind in {"closed", "referenced"}:
@@ -368,11 +457,16 @@ def rest_event(repo: Repo, issue: Issue, event: Event, api: str) -> dict:
             f"{api}/repos/{commit_repo}/commits/{event.commit_id}" if event.commit_id else None
         )
         if event.kind == "closed":
-            payload["state_reason"] = issue.state_reason
+            # Issue event types, "closed": `state_reason` of this close, not the issue's.
+            payload["state_reason"] = event.state_reason
     elif event.kind == "cross-referenced":
         assert event.source is not None
         payload["updated_at"] = event.created_at
         payload["source"] = rest_source(event.source, api)
+    elif event.kind == "reopened":
+        payload["state_reason"] = event.state_reason
     elif event.kind == "commented":
         payload["body"] = event.body or ""
+    # Issue event types: `connected`/`disconnected` carry no link to the other end in REST, and
+    # `transferred`/`marked_as_duplicate` only the actor and time.
     return payload

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import pytest
 
 from convfail.codebook import load_codebook
 from convfail.dataset import csv_text, load_study
+from convfail.issue_records import record_path
 from convfail.records import ISSUE_COLUMNS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -68,7 +71,7 @@ def write_study(
     for record in records or []:
         by_repo.setdefault(record["repository"], []).append(record)
     for repo, items in by_repo.items():
-        path = root / "data" / "issues" / f"{repo.replace('/', '__')}.jsonl"
+        path = record_path(repo, root / "data" / "issues")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("".join(json.dumps(r) + "\n" for r in items), encoding="utf-8")
     return folder
@@ -200,3 +203,51 @@ def page(chromium):
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture
+def mounts() -> Iterator:
+    """Real file systems for the disk-error tests: ``mounts.full(path)``, ``mounts.read_only``.
+
+    Tests run as root (``make test``), so a size-limited tmpfs and a read-only bind mount are
+    real; a test skips only when this machine cannot mount at all, and says so.
+    """
+    done: list[Path] = []
+
+    def run(*args: str) -> None:
+        result = subprocess.run(["mount", *args], capture_output=True, text=True)
+        if result.returncode != 0:
+            pytest.skip(f"cannot mount here ({result.stderr.strip() or result.returncode})")
+
+    class Mounts:
+        @staticmethod
+        def small(path: Path, size: str = "256k") -> Path:
+            """An empty tmpfs of ``size`` on ``path`` (its old content hidden until unmounted)."""
+            path.mkdir(parents=True, exist_ok=True)
+            run("-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path))
+            done.append(path)
+            return path
+
+        @staticmethod
+        def fill(path: Path) -> Path:
+            """Write a filler file in ``path`` until the file system is full; returns the filler."""
+            filler = path / "filler.bin"
+            with filler.open("wb", buffering=0) as handle:
+                try:
+                    while True:
+                        handle.write(b"\0" * 4096)
+                except OSError as exc:
+                    assert exc.errno == errno.ENOSPC
+            return filler
+
+        @staticmethod
+        def read_only(path: Path) -> Path:
+            """``path`` bound onto itself read-only (writes fail with EROFS, even for root)."""
+            run("--bind", str(path), str(path))
+            done.append(path)
+            run("-o", "remount,ro,bind", str(path))
+            return path
+
+    yield Mounts
+    for path in reversed(done):
+        subprocess.run(["umount", "-l", str(path)], check=False)

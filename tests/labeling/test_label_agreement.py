@@ -6,9 +6,10 @@ import math
 
 from click.testing import CliRunner
 
+from convfail.agreement import BLANK_POLICY
 from convfail.cli import cli
 from convfail.dataset import load_study
-from labeling.agreement_report import build_report, confusion_matrix
+from labeling.agreement_report import build_report, confusion_matrix, write_report
 from labeling.store import LabelStore
 
 
@@ -84,3 +85,37 @@ def test_agreement_needs_two_raters(project):
         cli, ["label", "agreement", "--study", "issta24", "--raters", "pilot_r1"]
     )
     assert result.exit_code != 0 and "two raters or more" in str(result.exception)
+
+
+def test_blank_answers_follow_one_stated_policy_for_kappa_and_alpha(demo_study, codebook, tmp_path):
+    causes = {
+        "ann": ["typo", "typo", "others", "", ""],
+        "bob": ["typo", "others", "others", "", "typo"],
+        "cat": ["typo", "others", "others", "typo", "typo"],
+    }
+    for rater, values in causes.items():
+        store = LabelStore(demo_study, rater, codebook)
+        for number, cause in enumerate(values, start=1):
+            store.save("pytorch/pytorch", number, {"symptom": "crash", "cause": cause})
+    study = load_study("demo", codebook)
+    report = build_report(study, list(causes), codebook)
+    pairs = report.pairwise[
+        (report.pairwise["converter"] == "total") & (report.pairwise["dimension"] == "cause")
+    ].set_index(["rater_a", "rater_b"])
+    # ann-bob: issues 4 and 5 left out (a blank on each); kappa on 1-3 only
+    assert pairs.loc[("ann", "bob"), ["n", "blank"]].tolist() == [3, 2]
+    assert math.isclose(pairs.loc[("ann", "bob"), "kappa"], 0.4, abs_tol=1e-4)
+    assert pairs.loc[("bob", "cat"), ["n", "blank"]].tolist() == [4, 1]
+    alpha = report.alpha.set_index(["dimension", "converter"]).loc[("cause", "total")]
+    # issue 4 has one value (cat) and is left out; issue 5 has two (bob, cat) and counts
+    assert (alpha["units"], alpha["blank"]) == (4, 1)
+    written = write_report(report, tmp_path / "out")
+    assert (tmp_path / "out" / "blank_policy.txt").read_text().strip() == BLANK_POLICY
+    assert tmp_path / "out" / "blank_policy.txt" in written
+
+
+def test_the_agreement_command_states_the_blank_policy(project):
+    result = CliRunner().invoke(
+        cli, ["label", "agreement", "--study", "issta24", "--raters", "pilot_r1,pilot_r2"]
+    )
+    assert result.exit_code == 0 and result.output.startswith(BLANK_POLICY)

@@ -1,4 +1,4 @@
-"""Suggestions: a hint learnt from labelled issues, evaluated against a majority baseline."""
+"""Suggestions: a hint learnt from labelled issues, measured against two baselines."""
 
 from __future__ import annotations
 
@@ -7,19 +7,40 @@ from click.testing import CliRunner
 from convfail.cli import cli
 from convfail.dataset import load_study
 from labeling.cli import labelled_documents
+from labeling.issue_texts import load_issue_texts
 from labeling.suggest import Suggester, evaluate
 
 
-def test_cross_validated_scores_beat_the_majority_baseline_on_issta24(project, codebook):
+def test_the_model_is_at_least_as_good_as_both_baselines_on_issta24(project, codebook):
     documents, labels = labelled_documents(load_study("issta24", codebook), "primary")
-    table = evaluate(documents, labels, folds=5, seed=0).set_index("dimension")
+    table = evaluate(documents, labels, folds=5, seeds=(0, 1, 2)).set_index("dimension")
     assert list(table.index) == ["location", "symptom", "cause", "subcause"]
     assert table.loc["cause", "n"] == 200 and table.loc["subcause", "n"] == 111
     for dim in table.index:
-        assert table.loc[dim, "macro_f1"] > table.loc[dim, "baseline_macro_f1"], dim
-        assert table.loc[dim, "accuracy"] >= table.loc[dim, "baseline_accuracy"], dim
-    again = evaluate(documents, labels, folds=5, seed=0)
+        row = table.loc[dim]
+        assert row["model_macro_f1"] > row["majority_macro_f1"], dim
+        assert row["model_accuracy"] >= row["majority_accuracy"], dim
+        # the word TF-IDF + linear SVM on the same folds: never ahead by more than the noise
+        noise = max(row["model_macro_f1_sd"], row["svm_baseline_macro_f1_sd"])
+        assert row["model_macro_f1"] >= row["svm_baseline_macro_f1"] - noise, dim
+    again = evaluate(documents, labels, folds=5, seeds=(0, 1, 2))
     assert again.equals(table.reset_index())  # seeded: the same numbers every run
+
+
+def test_bodies_are_used_when_present(project, make_study, codebook):
+    words = {"crash": "segfault core dumped", "wrong_model": "outputs differ, allclose fails"}
+    issues, records, labels = [], [], []
+    for number in range(1, 41):
+        symptom = "crash" if number % 2 else "wrong_model"
+        issues.append({"repository": "o/r", "number": number, "title": "export problem"})
+        records.append({"repository": "o/r", "number": number, "body": words[symptom]})
+        labels.append({"symptom": symptom})
+    make_study("bodies", issues, records)
+    texts = load_issue_texts(load_study("bodies", codebook).issues, project / "data")
+    with_bodies = evaluate([t.document() for t in texts], labels, folds=4)
+    titles_only = evaluate([t.title for t in texts], labels, folds=4)
+    assert with_bodies.set_index("dimension").loc["symptom", "model_macro_f1"] == 1.0
+    assert titles_only.set_index("dimension").loc["symptom", "model_macro_f1"] <= 0.5
 
 
 def test_suggestions_are_codebook_values_with_a_confidence(project, codebook):
@@ -46,4 +67,5 @@ def test_suggest_eval_command_prints_model_and_baseline(project):
         cli, ["label", "suggest-eval", "--study", "issta24", "--folds", "3"]
     )
     assert result.exit_code == 0, result.output
-    assert "baseline_macro_f1" in result.output and "200 labelled issues" in result.output
+    assert "macro_f1 word SVM" in result.output and "200 labelled issues" in result.output
+    assert "seeds 0,1,2,3,4" in result.output and " ± " in result.output

@@ -13,6 +13,7 @@ from labeling.adjudication import Adjudication
 from labeling.guard import RequestGuard
 from labeling.issue_texts import load_issue_texts
 from labeling.markdown import render_markdown
+from labeling.save_api import SaveRequest
 from labeling.shortcuts import NAVIGATION_KEYS, assign_shortcuts
 from labeling.store import LabelStore
 
@@ -140,7 +141,7 @@ def test_adjudication_seeds_agreements_and_final_becomes_primary(demo_study, cod
     comparison = adjudication.disagreements()[0]
     assert comparison.differing == ["cause"] and comparison.agreed["symptom"] == "crash"
     assert not adjudication.is_resolved(comparison, adjudication.final.read())
-    adjudication.decide(("pytorch/pytorch", 1), "cause", "typo")
+    adjudication.decide(SaveRequest("pytorch/pytorch", 1, {"cause": "typo"}))
     assert adjudication.is_resolved(comparison, adjudication.final.read())
     study = load_study("demo", codebook)
     assert study.primary_rater == "final"
@@ -148,6 +149,6 @@ def test_adjudication_seeds_agreements_and_final_becomes_primary(demo_study, cod
     assert final.loc[1, "cause"] == "typo" and final.loc[1, "location"] == "export"
     assert final.loc[2, "subcause"] == "internal" and final.loc[3, "note"] == ""
     with pytest.raises(ConvfailError, match="not coded by all"):
-        adjudication.decide(("pytorch/pytorch", 5), "cause", "typo")
+        adjudication.decide(SaveRequest("pytorch/pytorch", 5, {"cause": "typo"}))
     with pytest.raises(ConvfailError, match="two raters or more"):
         Adjudication(demo_study, ["ann"], codebook)

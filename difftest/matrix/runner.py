@@ -22,12 +22,13 @@ from pathlib import Path
 
 import yaml
 
+from convfail.campaign_files import CRASH, HANG
 from convfail.errors import ConvfailError
 from convfail.paths import cache_dir, campaign_dir
 from difftest.matrix.images import N_TEST, SPLIT_SEED
 from difftest.matrix.paths import ConversionPath, default_paths
 from difftest.matrix.sources import MODELS
-from difftest.matrix.unit import CRASH, HANG, base, ended, unit_key
+from difftest.matrix.unit import base, ended, unit_key
 
 CONFIG = "matrix.yaml"
 RESULTS = "matrix.jsonl"

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from difftest.compare import REPORT_TOLERANCES, comparison
+from convfail.campaign_files import CONVERSION_FAILURE, SOURCE_FAILURE, SUCCESS
+from convfail.verdicts import DEFAULT, parse_policy
+from difftest.compare import comparison
 from difftest.matrix.hops import Artifact
 from difftest.matrix.labels import label_metrics
 from difftest.matrix.paths import ConversionPath
@@ -25,21 +27,17 @@ from difftest.matrix.runtimes import RUNTIMES, runtimes_for
 from difftest.matrix.sources import source_artifact
 from difftest.signature import signature
 
-VERDICT_TOLERANCE = REPORT_TOLERANCES[-1]
+# the tensors are judged by the project's one verdict policy; labels by the label metrics
+VERDICT_POLICY = parse_policy(DEFAULT)
 MAX_ERROR = 2000
 
-SUCCESS, MISMATCH = "success", "mismatch"
-CONVERSION_FAILURE, RUNTIME_FAILURE, SOURCE_FAILURE = (
-    "conversion_failure",
-    "runtime_failure",
-    "source_failure",
-)
+# outcomes only a matrix unit has (the others are the campaigns' names, from the core)
+RUNTIME_FAILURE = "runtime_failure"
 NO_CONVERTER, CONVERTER_MISSING, RUNTIME_MISSING = (
     "no_converter",
     "converter_missing",
     "runtime_missing",
 )
-CRASH, HANG = "crash", "hang"
 
 
 def unit_key(model: str, path: ConversionPath) -> str:
@@ -164,10 +162,10 @@ def _run_runtime(
         return ended(record, RUNTIME_FAILURE, type(error).__name__, _message(error))
     record.update(_speed(len(images), load_s, run_s))
     metrics = label_metrics(expected, logits)
-    check = comparison(VERDICT_TOLERANCE)
+    check = comparison(VERDICT_POLICY)
     check.add([expected], [logits])
-    record.update(metrics, comparison=check.to_dict(), tolerance=VERDICT_TOLERANCE)
-    return ended(record, MISMATCH if check.mismatch_at(VERDICT_TOLERANCE) else SUCCESS)
+    record.update(metrics, comparison=check.to_dict(), policy=VERDICT_POLICY.name)
+    return ended(record, check.verdict(VERDICT_POLICY))
 
 
 def _speed(images: int, load_s: float, run_s: float) -> dict:

@@ -5,15 +5,20 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup chromium reproduce lab test lint format bench import clean
+.PHONY: setup matrix-envs chromium reproduce lab test lint format bench import clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,convert,tensorflow]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,convert,tensorflow,matrix]'
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# Optional runtimes of the conversion matrix (difftest/matrix/): Apache TVM. Without it the
+# matrix records the TVM runtime as missing.
+matrix-envs: setup
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,convert,tensorflow,matrix,tvm]'
 
 reproduce: setup  ## regenerate every table, figure and the report into paper_figures/, and the notebooks as HTML
 	$(BIN)/convfail reproduce

@@ -63,6 +63,7 @@ ARTIFACT_MODULES: dict[str, tuple[str, ...]] = {
         "table12_sequences",
         "table15_operators",
     ),
+    "analysis.conversions.artifacts": ("conversion_matrix",),
 }
 
 

@@ -40,14 +40,34 @@ def _workers_default() -> int:
     return max(1, len(os.sched_getaffinity(0)))
 
 
-# the localize commands pull numpy-heavy modules and plotting: imported only when one runs
+# the localize and matrix commands pull numpy-heavy modules, plotting and the frameworks:
+# imported only when one runs. name -> (module, attribute, one-line help)
+LOCALIZE_CLI = "difftest.localize.cli"
+MATRIX_CLI = "difftest.matrix.cli"
 LAZY_COMMANDS = {
-    "localize": ("localize_command", "Find where a converted model starts to differ, and why."),
-    "repair": ("repair_command", "Localize, then fix the converted model where it can."),
-    "localize-known": ("localize_known_command", "Localize the documented converter faults."),
-    "localize-eval": ("localize_eval_command", "Evaluate the localizer on injected faults."),
+    "localize": (
+        LOCALIZE_CLI,
+        "localize_command",
+        "Find where a converted model starts to differ, and why.",
+    ),
+    "repair": (LOCALIZE_CLI, "repair_command", "Localize, then fix the converted model."),
+    "localize-known": (
+        LOCALIZE_CLI,
+        "localize_known_command",
+        "Localize the documented converter faults.",
+    ),
+    "localize-eval": (
+        LOCALIZE_CLI,
+        "localize_eval_command",
+        "Evaluate the localizer on injected faults.",
+    ),
+    "matrix": (
+        MATRIX_CLI,
+        "matrix_command",
+        "Convert image classifiers between frameworks; label discrepancy per path.",
+    ),
+    "matrix-train": (MATRIX_CLI, "matrix_train_command", "Train the matrix's models once."),
 }
-LAZY_MODULE = "difftest.localize.cli"
 
 
 class LazyGroup(click.Group):
@@ -59,12 +79,12 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in LAZY_COMMANDS and name not in self.commands:
-            module = importlib.import_module(LAZY_MODULE)
-            self.add_command(getattr(module, LAZY_COMMANDS[name][0]), name)
+            module, attribute, _ = LAZY_COMMANDS[name]
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
         return super().get_command(ctx, name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, LAZY_COMMANDS[name][1]) for name in LAZY_COMMANDS]
+        rows = [(name, LAZY_COMMANDS[name][2]) for name in LAZY_COMMANDS]
         rows += [
             (name, command.get_short_help_str(formatter.width))
             for name, command in self.commands.items()

@@ -24,6 +24,7 @@ HEAVY = {
     "distributed",
     "keras",
     "litert_torch",
+    "mlxtend",
     "onnx2torch",
     "onnxruntime",
     "onnxscript",

@@ -1,0 +1,1 @@
+"""The conversion matrix theme: label discrepancy of cross-framework conversions (issue 13)."""

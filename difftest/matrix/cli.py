@@ -1,0 +1,93 @@
+"""``convfail difftest matrix`` and ``matrix-train``: the conversion matrix from the shell."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import click
+
+from difftest.matrix.images import N_TEST
+from difftest.matrix.runner import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, results_path, run_matrix
+from difftest.matrix.torch_archs import ARCHITECTURES
+from difftest.matrix.training import train_all
+
+
+@click.command("matrix")
+@click.argument("name")
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    type=click.Choice(sorted(ARCHITECTURES)),
+    help="Model(s) to convert, repeatable [default: all three].",
+)
+@click.option("--images", default=N_TEST, show_default=True, help="Held-out images per model.")
+@click.option("--threads", default=1, show_default=True, help="Threads per runtime.")
+@click.option(
+    "--timeout",
+    "timeout_s",
+    default=DEFAULT_TIMEOUT_S,
+    show_default=True,
+    help="Seconds per unit (a model along one path) before it counts as a hang.",
+)
+@click.option(
+    "--memory-mb",
+    default=DEFAULT_MEMORY_MB,
+    show_default=True,
+    help="Address-space cap per unit process (0: none).",
+)
+@click.option("--fresh", is_flag=True, help="Delete earlier results of this matrix first.")
+@click.option("--limit", type=int, help="Run at most this many pending units, then stop.")
+def matrix_command(
+    name: str,
+    models: tuple[str, ...],
+    images: int,
+    threads: int,
+    timeout_s: float,
+    memory_mb: int,
+    fresh: bool,
+    limit: int | None,
+) -> None:
+    """Convert every model along every path and measure label changes, into
+    data/difftest/NAME/matrix.jsonl; rerun the same command to resume after a stop.
+
+    \b
+    Example:
+      convfail difftest matrix-train
+      convfail difftest matrix conversions
+    """
+    records = run_matrix(
+        name,
+        list(models or ARCHITECTURES),
+        images,
+        threads,
+        timeout_s,
+        memory_mb,
+        fresh,
+        limit,
+        log=click.echo,
+    )
+    counts = Counter(r["outcome"] for r in records)
+    click.echo(
+        f"{name}: {len(records)} record(s): "
+        + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+    )
+    click.echo(f"  {results_path(name)}")
+
+
+@click.command("matrix-train")
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    type=click.Choice(sorted(ARCHITECTURES)),
+    help="Model(s) to train, repeatable [default: all three].",
+)
+@click.option("--threads", default=2, show_default=True, help="Training threads.")
+def matrix_train_command(models: tuple[str, ...], threads: int) -> None:
+    """Train the matrix's models on the MNIST split (seeded), once: cached in .cache/matrix/."""
+    for card in train_all(list(models or ARCHITECTURES), threads, log=click.echo):
+        click.echo(
+            f"{card['model']}: held-out accuracy {card['test_accuracy']:.3f} after "
+            f"{len(card['epochs'])} epoch(s), {card['train_seconds']:.0f} s"
+        )

@@ -1,0 +1,196 @@
+"""``convfail difftest matrix``: every model x source x path x runtime, resumable and isolated.
+
+Each unit (a model along one path) runs in a child process of its own (:mod:`worker`) with a
+timeout and a memory cap, so a converter that segfaults or hangs becomes a ``crash`` or ``hang``
+record naming its stage, and the run goes on. The records of a unit are appended to
+``data/difftest/<name>/matrix.jsonl`` when it ends; a unit already there is never redone, so a
+killed run resumes where it stopped. The source units run first: they write the reference
+logits every conversion of that model is measured against. Converted models and logits live in
+``.cache/matrix/<name>/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from convfail.campaign_files import CRASH, HANG
+from convfail.errors import ConvfailError
+from convfail.paths import cache_dir, campaign_dir
+from difftest.matrix.images import N_TEST, SPLIT_SEED
+from difftest.matrix.paths import ConversionPath, default_paths
+from difftest.matrix.sources import MODELS
+from difftest.matrix.unit import base, ended, unit_key
+
+CONFIG = "matrix.yaml"
+RESULTS = "matrix.jsonl"
+DEFAULT_TIMEOUT_S = 1800.0
+DEFAULT_MEMORY_MB = 12288
+
+
+def results_path(name: str) -> Path:
+    return campaign_dir(name) / RESULTS
+
+
+def read_results(name: str) -> list[dict]:
+    path = results_path(name)
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _check_config(name: str, config: dict, fresh: bool) -> None:
+    """Save the settings of a new matrix; refuse to resume one with other settings. Models
+    may be added on a resume (their units are new); images, threads and paths may not change."""
+    folder = campaign_dir(name)
+    path = folder / CONFIG
+    if fresh and folder.exists():
+        for file in (path, folder / RESULTS):
+            file.unlink(missing_ok=True)
+    if path.exists():
+        earlier = yaml.safe_load(path.read_text())
+        if {**earlier, "models": None} != {**config, "models": None}:
+            raise ConvfailError(
+                f"matrix {name!r} was started with other settings ({path})",
+                "resume with the same options, or pass --fresh to start again",
+            )
+        config = {**config, "models": list(dict.fromkeys(earlier["models"] + config["models"]))}
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def _limit_memory(memory_mb: int) -> Callable[[], None]:
+    def apply() -> None:
+        if memory_mb > 0:
+            limit = memory_mb * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return apply
+
+
+def run_isolated_unit(
+    name: str,
+    model: str,
+    path: ConversionPath,
+    images: int,
+    threads: int,
+    timeout_s: float,
+    memory_mb: int,
+) -> list[dict]:
+    """One unit in a child process; a crash or a hang becomes its record."""
+    work = cache_dir() / "matrix" / name
+    key = unit_key(model, path).replace("|", "--").replace(" > ", "+").replace(" ", "_")
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = {
+            "model": model,
+            "source": path.source,
+            "hops": list(path.hops),
+            "unconvertible": list(path.unconvertible) if path.unconvertible else None,
+            "images": images,
+            "threads": threads,
+            "workdir": str(work / "models" / key),
+            "reference": str(work / "logits" / f"{model}--{path.source}.npy"),
+            "stage_file": str(Path(tmp) / "stage"),
+            "out_file": str(Path(tmp) / "out.json"),
+        }
+        spec_file = Path(tmp) / "spec.json"
+        spec_file.write_text(json.dumps(spec))
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads), "TF_CPP_MIN_LOG_LEVEL": "2"}
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "difftest.matrix.worker", str(spec_file)],
+                capture_output=True,
+                text=True,
+                timeout=timeout_s,
+                env=env,
+                preexec_fn=_limit_memory(memory_mb),
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            stage = _last_stage(Path(spec["stage_file"]))
+            return [
+                ended(
+                    base(model, path),
+                    HANG,
+                    "Timeout",
+                    f"no result after {timeout_s:g} s (stage {stage})",
+                )
+            ]
+        out = Path(spec["out_file"])
+        if out.exists():
+            return json.loads(out.read_text())
+        stage = _last_stage(Path(spec["stage_file"]))
+        tail = [line for line in done.stderr.splitlines() if line.strip()][-1:] or [""]
+        how = (
+            f"killed by signal {-done.returncode}"
+            if done.returncode < 0
+            else f"exited with code {done.returncode}"
+        )
+        return [
+            ended(
+                base(model, path),
+                CRASH,
+                "Exit",
+                f"{how} without a result (stage {stage}): {tail[0][:500]}",
+            )
+        ]
+
+
+def _last_stage(path: Path) -> str:
+    lines = path.read_text().split() if path.exists() else []
+    return lines[-1] if lines else "start"
+
+
+def run_matrix(
+    name: str,
+    models: list[str],
+    images: int = N_TEST,
+    threads: int = 1,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    memory_mb: int = DEFAULT_MEMORY_MB,
+    fresh: bool = False,
+    limit: int | None = None,
+    paths: list[ConversionPath] | None = None,
+    log: Callable[[str], None] = print,
+) -> list[dict]:
+    """Run (or resume) matrix ``name`` over ``paths`` (default: every path); return every
+    record it holds at the end."""
+    unknown = sorted(set(models) - set(MODELS))
+    if unknown:
+        raise ConvfailError(
+            f"unknown model(s) {', '.join(unknown)}", f"choose from {', '.join(MODELS)}"
+        )
+    if not 1 <= images <= N_TEST:
+        raise ConvfailError(f"{images} images asked for", f"the held-out set has 1 to {N_TEST}")
+    paths = paths or default_paths()
+    config = {
+        "name": name,
+        "models": list(models),
+        "images": images,
+        "split_seed": SPLIT_SEED,
+        "threads": threads,
+        "paths": [f"{p.source}: {p.name}" for p in paths],
+    }
+    _check_config(name, config, fresh)
+    done = {r["unit"] for r in read_results(name)}
+    ordered = [(m, p) for m in models for p in paths if not p.hops and not p.unconvertible]
+    ordered += [(m, p) for m in models for p in paths if p.hops or p.unconvertible]
+    pending = [(m, p) for m, p in ordered if unit_key(m, p) not in done]
+    for count, (model, path) in enumerate(pending[:limit] if limit else pending, 1):
+        records = run_isolated_unit(name, model, path, images, threads, timeout_s, memory_mb)
+        with results_path(name).open("a") as handle:
+            for record in records:
+                handle.write(json.dumps(record, sort_keys=True) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        outcomes = ", ".join(f"{r['runtime'] or '-'}: {r['outcome']}" for r in records)
+        log(f"[{count}/{len(pending)}] {model} {path.source}: {path.name} -> {outcomes}")
+    return read_results(name)

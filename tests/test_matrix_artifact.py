@@ -1,0 +1,77 @@
+"""The conversion_matrix artifact on hand-made records: the issue's columns, the precision
+case, the heat map, and an honest note when no run is shipped."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from analysis.conversions.artifacts import MATRIX, build_conversion_matrix
+from analysis.conversions.tables import COLUMNS, conversion_matrix, precision_case
+from analysis.registry import REGISTRY, artifacts
+
+
+def _record(
+    path: str,
+    precision: str,
+    discrepancy: float | None,
+    outcome: str = "success",
+    runtime: str = "litert",
+    target: str = "tflite",
+) -> dict:
+    return {
+        "model": "inception_v3",
+        "source": "keras",
+        "target": target,
+        "path": path,
+        "runtime": runtime,
+        "precision": precision,
+        "images": 1000,
+        "top1_discrepancy_pct": discrepancy,
+        "top5_tau_mean": 0.9,
+        "outcome": outcome,
+        "max_abs_diff": 0.1,
+        "hops": [],
+    }
+
+
+RECORDS = [
+    _record("tflite-float32", "float32", 0.0),
+    _record("tflite-dynamic-int8", "dynamic-int8", 1.7, "mismatch"),
+    _record("(onnx -> keras: no converter)", "float32", None, "no_converter", "", "keras"),
+]
+
+
+def test_the_table_has_the_issues_columns_and_the_precision_case():
+    table = conversion_matrix(RECORDS)
+    assert list(table.columns) == COLUMNS
+    assert precision_case(table) == {"float32": 0.0, "dynamic-int8": 1.7}
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "pyproject.toml").write_text("")
+    monkeypatch.setenv("CONVFAIL_HOME", str(tmp_path))
+    return tmp_path
+
+
+def test_the_artifact_builds_from_a_run(home: Path):
+    folder = home / "data" / "difftest" / MATRIX
+    folder.mkdir(parents=True)
+    (folder / "matrix.jsonl").write_text("".join(json.dumps(r) + "\n" for r in RECORDS))
+    result = build_conversion_matrix(None)
+    assert len(result.table) == 3
+    assert "fig_conversion_matrix" in result.figures
+    assert any("dynamic-int8 1.7 %" in note for note in result.notes)
+
+
+def test_without_a_run_the_artifact_says_how_to_make_one(home: Path):
+    result = build_conversion_matrix(None)
+    assert result.table.empty and list(result.table.columns) == COLUMNS
+    assert any("convfail difftest matrix conversions" in note for note in result.notes)
+
+
+def test_the_artifact_is_registered():
+    artifacts()
+    assert not REGISTRY["conversion_matrix"].per_study

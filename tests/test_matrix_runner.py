@@ -1,0 +1,109 @@
+"""The matrix runner on the tiny model: isolated units, a resume after a real kill, and bad
+input that gets one line and loses nothing."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from convfail.errors import ConvfailError
+from difftest.matrix.images import check_images
+from difftest.matrix.paths import find_path, make_path
+from difftest.matrix.runner import read_results, results_path, run_matrix
+from difftest.matrix.torch_archs import TINY
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("mlxtend")
+
+PATHS = [
+    make_path("torch", []),
+    make_path("torch", ["torchscript-onnx"]),
+    find_path("torch", "keras"),
+]
+RUN = (
+    "from difftest.matrix.paths import find_path, make_path\n"
+    "from difftest.matrix.runner import run_matrix\n"
+    "paths = [make_path('torch', []), make_path('torch', ['torchscript-onnx']),\n"
+    "         find_path('torch', 'keras')]\n"
+    "run_matrix('t', ['tiny'], images=8, paths=paths)\n"
+)
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "pyproject.toml").write_text("")
+    monkeypatch.setenv("CONVFAIL_HOME", str(tmp_path))
+    return tmp_path
+
+
+def test_the_matrix_resumes_after_a_kill_without_redoing_or_losing_a_unit(home: Path):
+    child = subprocess.Popen(
+        [sys.executable, "-c", RUN],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    results = results_path("t")
+    deadline = time.monotonic() + 300
+    while not (results.exists() and results.read_text().strip()):
+        assert child.poll() is None and time.monotonic() < deadline, "first unit never ended"
+        time.sleep(0.2)
+    os.killpg(child.pid, signal.SIGKILL)
+    child.wait()
+    before = read_results("t")
+    assert before[0]["path"] == "(source)" and before[0]["outcome"] == "success"
+
+    after = run_matrix("t", [TINY], images=8, paths=PATHS, log=lambda line: None)
+    units = [r["unit"] for r in after]
+    assert after[: len(before)] == before
+    assert sorted({u: None for u in units}) == sorted({f"tiny|torch|{p.name}" for p in PATHS})
+    assert len(units) == len(set(zip(units, [r["runtime"] for r in after], strict=True)))
+    ort = next(r for r in after if r["runtime"] == "onnxruntime")
+    assert ort["images"] == 8 and ort["top1_discrepancy_pct"] == 0.0
+    assert ort["hops"][0]["hop"] == "torchscript-onnx"
+    nothing = next(r for r in after if r["target"] == "keras")
+    assert nothing["outcome"] == "no_converter"
+
+
+def test_a_resume_with_other_settings_is_refused_and_keeps_the_results(home: Path):
+    run_matrix("t", [TINY], images=4, paths=PATHS[:1], log=lambda line: None)
+    kept = results_path("t").read_text()
+    with pytest.raises(ConvfailError, match="other settings"):
+        run_matrix("t", [TINY], images=5, paths=PATHS[:1], log=lambda line: None)
+    assert results_path("t").read_text() == kept
+
+
+def test_bad_input_gets_one_line_each(home: Path):
+    with pytest.raises(ConvfailError, match="converts from tflite, but the path is at torch"):
+        make_path("torch", ["tflite-tf2onnx"])
+    with pytest.raises(ConvfailError, match="unknown hop"):
+        make_path("keras", ["keras2onnx"])
+    with pytest.raises(ConvfailError, match="no conversion path from keras to coreml"):
+        find_path("keras", "coreml")
+    with pytest.raises(ConvfailError, match=r"the model reads \(N, 3, 16, 16\)"):
+        check_images(np.zeros((2, 16, 16, 3), np.float32), 16)
+    convfail = Path(sys.executable).parent / "convfail"
+    result = subprocess.run(
+        [convfail, "difftest", "matrix", "m", "--images", "0"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("convfail: error: 0 images asked for")
+    assert not results_path("m").exists()
+
+
+def test_a_model_without_trained_weights_is_a_source_failure_record(home: Path):
+    [record] = run_matrix("w", ["mobilenet_v2"], images=4, paths=PATHS[:1], log=lambda line: None)
+    assert record["outcome"] == "source_failure"
+    assert "matrix-train" in record["error"]
+    assert json.loads(results_path("w").read_text())["unit"] == record["unit"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import signal
 import threading
 from concurrent.futures import ProcessPoolExecutor
 
@@ -22,6 +23,11 @@ from labeling.markdown import is_rendered, remember, render_uncached
 log = logging.getLogger(__name__)
 
 Text = tuple[str, str]  # (Markdown, repository its #N references point to)
+
+
+def _leave_interrupts_to_the_server() -> None:
+    """Ctrl-C in the terminal reaches the child too; the server stops it, without a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def render_all(texts: list[Text]) -> list[str]:
@@ -42,7 +48,11 @@ class RenderWorker:
             if self._pool is None:
                 # spawn, not fork: the server has threads (a forked child could inherit a held lock)
                 context = multiprocessing.get_context("spawn")
-                self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
+                self._pool = ProcessPoolExecutor(
+                    max_workers=1,
+                    mp_context=context,
+                    initializer=_leave_interrupts_to_the_server,
+                )
             return self._pool
 
     def render(self, texts: list[Text]) -> None:

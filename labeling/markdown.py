@@ -14,7 +14,8 @@ can always be encoded.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+import threading
+from collections import OrderedDict
 from html import escape, unescape
 
 import nh3
@@ -121,11 +122,38 @@ _renderer = use_github_flavour(
 _renderer.add_render_rule("image", _markdown_image)
 
 
-@lru_cache(maxsize=4096)
-def render_markdown(text: str, repository: str = "") -> str:
-    """Sanitised HTML for one body or comment of an issue of ``repository`` (``#N`` links there).
+CACHE_SIZE = 4096  # texts (a body or a comment): every text of a 1,000-issue study
+_cache: OrderedDict[tuple[str, str], str] = OrderedDict()
+_cache_lock = threading.Lock()
 
-    Cached: the same text renders once.
-    """
+
+def render_uncached(text: str, repository: str = "") -> str:
+    """Sanitised HTML for one body or comment of an issue of ``repository`` (``#N`` links there)."""
     html = _renderer.render(tame_long_lines(scrub(text or "")), {"repository": repository})
     return _SANITISED_IMG.sub(_img_as_link, _CLEANER.clean(html))
+
+
+def remember(text: str, repository: str, html: str) -> str:
+    """Keep ``html`` as the rendering of ``text`` (the least recently used text makes room)."""
+    with _cache_lock:
+        _cache[(text, repository)] = html
+        _cache.move_to_end((text, repository))
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return html
+
+
+def is_rendered(text: str, repository: str = "") -> bool:
+    with _cache_lock:
+        return (text, repository) in _cache
+
+
+def render_markdown(text: str, repository: str = "") -> str:
+    """:func:`render_uncached`, cached: the same text renders once, here or in the background
+    (:mod:`labeling.render_worker`)."""
+    with _cache_lock:
+        html = _cache.get((text, repository))
+        if html is not None:
+            _cache.move_to_end((text, repository))
+            return html
+    return remember(text, repository, render_uncached(text, repository))

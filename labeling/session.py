@@ -175,6 +175,19 @@ class LabelingSession:
         )
         return previous, following
 
+    def upcoming(self, key: Key, queue: QueueFilter, count: int) -> list[IssueText]:
+        """The next ``count`` issues after ``key`` in study order that match the filter (the
+        ones a rater moving forward opens next, worth preparing before they are asked for)."""
+        labels = self.labels()
+        disagreements = self.disagreements() if queue.name == "disagreements" else {}
+        found: list[IssueText] = []
+        for issue in self.issues[self.position[key] + 1 :]:
+            if len(found) == count:
+                break
+            if self.matches(issue, queue, labels, disagreements):
+                found.append(issue)
+        return found
+
     def progress(self) -> tuple[int, int]:
         """(complete issues, all issues); recounted only when the label file changed."""
         labels = self.labels()

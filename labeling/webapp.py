@@ -21,7 +21,8 @@ from labeling.adjudication import Adjudication
 from labeling.guard import SECURITY_HEADERS, RequestGuard
 from labeling.issue_texts import IssueText
 from labeling.markdown import render_markdown, scrub
-from labeling.render_ahead import RenderAhead
+from labeling.render_ahead import AHEAD, RenderAhead
+from labeling.render_worker import SHARED
 from labeling.save_api import SaveRequest, save_response
 from labeling.session import FILTERS, LabelingSession, QueueFilter, is_complete
 from labeling.shortcuts import NAVIGATION_KEYS, TOP_DIMENSIONS, assign_shortcuts
@@ -82,6 +83,18 @@ def github_link(issue: IssueText) -> str:
     if REPOSITORY.match(issue.repository):
         return f"https://github.com/{issue.repository}/issues/{issue.number}"
     return ""
+
+
+def reference_repository(issue: IssueText) -> str:
+    """The repository ``#N`` in the issue's text points to (none unless it is a valid name)."""
+    return issue.repository if REPOSITORY.match(issue.repository) else ""
+
+
+def markdown_texts(issue: IssueText) -> list[tuple[str, str]]:
+    """Every Markdown text the issue's page renders, with its repository for references."""
+    repository = reference_repository(issue)
+    texts = [issue.body] if issue.body else []
+    return [(text, repository) for text in (*texts, *(c.body for c in issue.comments))]
 
 
 def _scrub_output(value):
@@ -264,7 +277,7 @@ def create_app(
         )
 
     def render_texts(issue) -> dict:
-        repository = issue.repository if REPOSITORY.match(issue.repository) else ""
+        repository = reference_repository(issue)
         return {
             "body_html": render_markdown(issue.body, repository) if issue.body else "",
             "comments": [
@@ -287,8 +300,10 @@ def create_app(
         previous, following = session.neighbours(issue.key, queue_filter)
         label = session.labels().get(issue.key, {})
         done, total = session.progress()
-        ahead.ahead([following, previous])
-        hints = suggestions.suggest(issue.document()) if suggestions else {}
+        with ahead.exclusive(issue.key):
+            texts = render_texts(issue)
+            hints = suggestions.suggest(issue.document()) if suggestions else {}
+        ahead.ahead([following, previous, *session.upcoming(issue.key, queue_filter, AHEAD)])
         return render_template(
             "issue.html",
             **page_context(
@@ -308,7 +323,7 @@ def create_app(
                 done=done,
                 total=total,
                 save_url=url_for("save_label"),
-                **render_texts(issue),
+                **texts,
             ),
         )
 
@@ -337,6 +352,7 @@ def create_app(
         return jsonify(body), status
 
     def prepare(issue: IssueText) -> None:
+        SHARED.render(markdown_texts(issue))
         render_texts(issue)
         if suggestions:
             suggestions.suggest(issue.document())

@@ -5,17 +5,19 @@
 // at a time, so a quick second key never races the first; a choice shows at once (a sub-cause
 // key works right after the cause key). A save that fails keeps the choice on screen, marked
 // unsaved, with the reason and a retry button.
-// Moving to the next/previous issue swaps the page body for a copy fetched in advance, so the
-// next issue appears without a page load; links and reloads still work as plain pages.
+// Moving to the next/previous issue swaps the page body for a copy fetched and parsed in advance,
+// so the next issue appears without a page load; links and reloads still work as plain pages.
 (function () {
   "use strict";
   const FIELDS = ["location", "symptom", "cause", "subcause", "note"];
-  const prefetched = new Map(); // url -> Promise of the page's HTML
+  const prefetched = new Map(); // url -> Promise of the page, already parsed (off the keypress)
   let page = null; // what belongs to the issue on screen
   let queue = Promise.resolve(); // saves, one after the other
 
   function fetchPage(url) {
-    return fetch(url, { credentials: "same-origin" }).then((r) => (r.ok ? r.text() : Promise.reject(r.status)));
+    return fetch(url, { credentials: "same-origin" })
+      .then((r) => (r.ok ? r.text() : Promise.reject(r.status)))
+      .then((html) => new DOMParser().parseFromString(html, "text/html"));
   }
 
   function prefetch(url) {
@@ -39,14 +41,15 @@
       return;
     }
     const started = performance.now();
-    let html;
+    const ready = prefetched.get(url);
+    prefetched.delete(url); // a parsed page goes on screen once: its body moves into this document
+    let doc;
     try {
-      html = await (prefetched.get(url) || fetchPage(url));
+      doc = await (ready || fetchPage(url));
     } catch (error) {
       window.location.href = url;
       return;
     }
-    const doc = new DOMParser().parseFromString(html, "text/html");
     if (!doc.body.dataset.saveUrl) {
       window.location.href = url;
       return;
@@ -57,6 +60,8 @@
     window.scrollTo(0, 0);
     init();
     performance.measure("label:navigate", { start: started }); // visible in the browser's tools
+    // and once the browser has laid out and painted the new issue (a task after the next frame)
+    requestAnimationFrame(() => setTimeout(() => performance.measure("label:shown", { start: started })));
   }
 
   function setStatus(state, text) {
@@ -71,7 +76,7 @@
 
   function selectedDefinition(dim) {
     const button = page.buttons.find((b) => b.dataset.dim === dim && b.getAttribute("aria-pressed") === "true");
-    return button ? button.dataset.definition : "";
+    return button ? button.title : "";
   }
 
   function shown() {
@@ -289,8 +294,8 @@
     };
     page.buttons.forEach((b) => {
       b.addEventListener("click", () => choose(b));
-      b.addEventListener("mouseenter", () => showDefinition(b.dataset.dim, b.dataset.definition));
-      b.addEventListener("focus", () => showDefinition(b.dataset.dim, b.dataset.definition));
+      b.addEventListener("mouseenter", () => showDefinition(b.dataset.dim, b.title));
+      b.addEventListener("focus", () => showDefinition(b.dataset.dim, b.title));
       b.addEventListener("mouseleave", () => showDefinition(b.dataset.dim, selectedDefinition(b.dataset.dim)));
     });
     page.retry.addEventListener("click", () => {

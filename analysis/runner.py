@@ -2,7 +2,9 @@
 
 Artifacts are built and written in a small pool of forked worker processes (rendering figures
 is most of the time). Artifacts of one module go to the same worker, so what a module caches
-for its artifacts (a loaded survey, an analysed campaign) is computed once. Each worker returns
+for its artifacts (a loaded survey, an analysed campaign) is computed once; modules are handed
+out slowest first (the order of :data:`~analysis.registry.ARTIFACT_MODULES`), so the longest
+starts at once and the rest share the other core meanwhile. Each worker returns
 what the report needs (the table, checks and notes, the files written), never the figures; the
 report is assembled in registry order, so the output does not depend on which worker finished
 first.
@@ -13,13 +15,20 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import replace
 from pathlib import Path
 
 from tqdm import tqdm
 
-from analysis.registry import REGISTRY, AnalysisContext, Artifact, ArtifactResult, Outcome
+from analysis.registry import (
+    ARTIFACT_MODULES,
+    REGISTRY,
+    AnalysisContext,
+    Artifact,
+    ArtifactResult,
+    Outcome,
+)
 from analysis.render.plotting import save_figure
 from analysis.report import write_report
 from convfail.dataset import atomic_write_text, csv_text
@@ -83,9 +92,10 @@ def run(
     bar = tqdm(
         total=len(items), desc="artifacts", unit="artifact", disable=not progress, leave=False
     )
-    groups: dict[str, list[str]] = {}
+    groups: dict[str, list[str]] = {module: [] for module in ARTIFACT_MODULES}
     for item in items:
         groups.setdefault(item.build.__module__, []).append(item.id)
+    groups = {module: ids for module, ids in groups.items() if ids}
     done: dict[str, tuple[ArtifactResult, list[Path]]] = {}
     if jobs == 1 or len(groups) == 1:
         for ids in groups.values():
@@ -95,9 +105,10 @@ def run(
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(jobs, mp_context=context) as pool:
             futures = [pool.submit(_build_and_write, ids, ctx, out) for ids in groups.values()]
-            for future, ids in zip(futures, groups.values(), strict=True):
-                done.update(future.result())
-                bar.update(len(ids))
+            for future in as_completed(futures):
+                built = future.result()
+                done.update(built)
+                bar.update(len(built))
     bar.close()
     outcomes = [Outcome(item, *done[item.id]) for item in items]
     write_report(ctx, outcomes, out, report_suffix)

@@ -5,9 +5,9 @@ k-gram set at a time, and :func:`analysis.sequences.kgrams.minimal` reduces each
 slicing every sequence. At campaign scale (thousands of models, every group and policy, five
 sets each reduced) those loops were most of the analysis. Here a set of sequences is a boolean
 vector over the index's features, how many models of a group hold a sequence is a sparse column
-sum, and "a shorter part of it is in the set" is one product with a sparse matrix of
-(sequence, proper part) pairs built once per campaign. A test holds every count equal to the set
-version on the same models.
+sum, and "a shorter part of it is in the set" a few vector operations per sequence length
+(:meth:`SequenceSets.minimal`). A test holds every count equal to the set version on the same
+models.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
 
 from analysis.sequences.kgrams import Gram, SequenceIndex
 
@@ -32,37 +31,55 @@ class GroupCounts:
 
 @dataclass
 class SequenceSets:
-    """A campaign's k-gram index with what reducing a set to its minimal members needs."""
+    """A campaign's k-gram index with what reducing a set to its minimal members needs.
+
+    A sequence has a shorter part (of at least ``kmin`` items) in a set exactly when its prefix
+    or its suffix one item shorter is in the set or has such a part itself. So each sequence
+    keeps the positions of those two, and a set's "covered" vector is filled one length at a
+    time. Parts that are no feature of the index get positions of their own after the features
+    (for k-gram sets, closed under taking parts, there are none).
+    """
 
     index: SequenceIndex
-    # parts[g, p] = 1 when feature p is a contiguous part of feature g, shorter than g and of at
-    # least kmin items: the parts kgrams.minimal looks for, among the features that exist here
-    parts: sparse.csr_matrix
+    prefix: np.ndarray  # position of gram[:-1] (or -1 when the gram has kmin items or fewer)
+    suffix: np.ndarray  # position of gram[1:]
+    levels: list[np.ndarray]  # positions of the grams longer than kmin, one array per length
     in_suite: np.ndarray
 
     @classmethod
     def build(cls, index: SequenceIndex, suite: set[Gram] | None, kmin: int) -> SequenceSets:
-        position = {feature: j for j, feature in enumerate(index.features)}
-        rows, cols = [], []
-        for i, gram in enumerate(index.features):
-            for k in range(kmin, len(gram)):
-                for start in range(len(gram) - k + 1):
-                    j = position.get(gram[start : start + k])
-                    if j is not None:
-                        rows.append(i)
-                        cols.append(j)
-        n = len(index.features)
-        parts = sparse.csr_matrix(
-            (np.ones(len(rows), dtype=np.int32), (rows, cols)), shape=(n, n), dtype=np.int32
-        )
+        grams: list[Gram] = list(index.features)
+        position = {gram: j for j, gram in enumerate(grams)}
+        prefix, suffix = [], []
+        for gram in grams:  # grows while it runs: parts that are not features are appended
+            if len(gram) <= kmin:
+                prefix.append(-1)
+                suffix.append(-1)
+                continue
+            for part, ends in ((gram[:-1], prefix), (gram[1:], suffix)):
+                j = position.get(part)
+                if j is None:
+                    j = position[part] = len(grams)
+                    grams.append(part)
+                ends.append(j)
+        lengths = np.fromiter(map(len, grams), dtype=np.int64, count=len(grams))
+        levels = [np.flatnonzero(lengths == k) for k in np.unique(lengths) if k > kmin]
         known = suite or set()
+        n = len(index.features)
         in_suite = np.fromiter((f in known for f in index.features), dtype=bool, count=n)
-        return cls(index, parts, in_suite)
+        return cls(index, np.array(prefix), np.array(suffix), levels, in_suite)
 
     def minimal(self, members: np.ndarray) -> np.ndarray:
         """The members none of whose shorter parts is a member."""
-        covered = self.parts @ members.astype(np.int32) > 0
-        return members & ~covered
+        covered = np.zeros(len(self.prefix), dtype=bool)
+        covered[: len(members)] = members
+        for rows in self.levels:  # shortest first: a level reads the one below it
+            covered[rows] |= covered[self.prefix[rows]] | covered[self.suffix[rows]]
+        n = len(members)
+        longer = self.prefix[:n] >= 0
+        has_part = np.zeros(n, dtype=bool)
+        has_part[longer] = covered[self.prefix[:n][longer]] | covered[self.suffix[:n][longer]]
+        return members & ~has_part
 
     def compare(self, mis: np.ndarray, cor: np.ndarray) -> GroupCounts:
         """What :func:`~analysis.sequences.groups.compare_groups` answers for the mismatching

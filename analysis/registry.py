@@ -13,7 +13,7 @@ only its own module: a module pulls in its theme's libraries (statsmodels for th
 operator schemas of onnx for RQ3, the graph analysis for RQ4), and a user asking for Table 8
 should not wait for all of them. A test keeps the list equal to what the modules register.
 The list runs from the slowest module to the quickest (RQ4's sequence analysis and its two
-forest plots take about half of a full run): the runner hands modules to its workers in this
+forest plots take about 40% of a full run): the runner hands modules to its workers in this
 order, so the longest one starts first and the others share the second core meanwhile.
 """
 

@@ -23,6 +23,7 @@ matrix-envs: setup
 reproduce: setup  ## regenerate every table, figure and the report into paper_figures/, and the notebooks as HTML
 	$(BIN)/convfail reproduce
 	$(BIN)/jupyter nbconvert --to html --execute --ExecutePreprocessor.timeout=600 \
+		--log-level=ERROR '--ExecutePreprocessor.extra_arguments=--IPKernelApp.log_level=ERROR' \
 		--output-dir paper_figures/notebooks notebooks/*.ipynb
 
 lab: setup  ## open the theme notebooks in JupyterLab

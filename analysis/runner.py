@@ -2,7 +2,9 @@
 
 Artifacts are built and written in a small pool of forked worker processes (rendering figures
 is most of the time). Artifacts of one module go to the same worker, so what a module caches
-for its artifacts (a loaded survey, an analysed campaign) is computed once. Each worker returns
+for its artifacts (a loaded survey, an analysed campaign) is computed once; modules are handed
+out slowest first (the order of :data:`~analysis.registry.ARTIFACT_MODULES`), so the longest
+starts at once and the rest share the other core meanwhile. Each worker returns
 what the report needs (the table, checks and notes, the files written), never the figures; the
 report is assembled in registry order, so the output does not depend on which worker finished
 first.
@@ -12,20 +14,69 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import traceback
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import replace
 from pathlib import Path
 
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 from tqdm import tqdm
 
-from analysis.registry import REGISTRY, AnalysisContext, Artifact, ArtifactResult, Outcome
-from analysis.render.plotting import save_figure
+from analysis.registry import (
+    ARTIFACT_MODULES,
+    REGISTRY,
+    AnalysisContext,
+    Artifact,
+    ArtifactResult,
+    Outcome,
+)
+from analysis.render.plotting import figure_paths, save_figure
 from analysis.report import write_report
 from convfail.dataset import atomic_write_text, csv_text
 
 
-def write_result(result: ArtifactResult, artifact_id: str, out: Path) -> list[Path]:
+def save_figures(figures: dict[str, Figure], folder: Path, parallel: bool = False) -> list[Path]:
+    """Save each figure as ``<stem>.png`` and ``.pdf``; ``parallel``: all but the last in forked
+    children at the same time.
+
+    An artifact's figures can take seconds each to lay out and render (RQ4's two forest plots
+    are a third of a full run), and the other core is often free by then. A forked child has the
+    figure as it is, so nothing is pickled; the bytes are those of saving in this process.
+    """
+    items = sorted(figures.items())
+    children = []
+    for stem, figure in items[:-1] if parallel else []:
+        pid = os.fork()
+        if pid == 0:  # the child saves one figure and leaves without running any cleanup
+            code = 0
+            try:
+                save_figure(figure, folder / stem)
+            except BaseException:
+                traceback.print_exc()
+                code = 1
+            os._exit(code)
+        children.append((stem, pid))
+    files = []
+    forked = dict(children)
+    try:
+        for stem, figure in items:
+            if stem in forked:
+                plt.close(figure)
+                files += figure_paths(folder / stem)
+            else:
+                files += save_figure(figure, folder / stem)
+    finally:
+        failed = [s for s, pid in children if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])]
+    if failed:
+        raise RuntimeError(f"saving figure(s) {', '.join(failed)} failed (traceback above)")
+    return files
+
+
+def write_result(
+    result: ArtifactResult, artifact_id: str, out: Path, parallel: bool = False
+) -> list[Path]:
     """``tables/<id>.csv`` and ``.tex``, ``figures/<stem>.png`` and ``.pdf``."""
     files = []
     if result.table is not None:
@@ -36,9 +87,7 @@ def write_result(result: ArtifactResult, artifact_id: str, out: Path) -> list[Pa
         path = out / "tables" / f"{artifact_id}.tex"
         atomic_write_text(path, result.latex)
         files.append(path)
-    for stem, figure in sorted(result.figures.items()):
-        files += save_figure(figure, out / "figures" / stem)
-    return files
+    return files + save_figures(result.figures, out / "figures", parallel)
 
 
 def build_or_skip(item: Artifact, ctx: AnalysisContext) -> ArtifactResult:
@@ -52,12 +101,13 @@ def build_or_skip(item: Artifact, ctx: AnalysisContext) -> ArtifactResult:
 
 
 def _build_and_write(
-    artifact_ids: list[str], ctx: AnalysisContext, out: Path
+    artifact_ids: list[str], ctx: AnalysisContext, out: Path, parallel: bool
 ) -> dict[str, tuple[ArtifactResult, list[Path]]]:
     done = {}
     for artifact_id in artifact_ids:
         result = build_or_skip(REGISTRY[artifact_id], ctx)
-        done[artifact_id] = (replace(result, figures={}), write_result(result, artifact_id, out))
+        files = write_result(result, artifact_id, out, parallel)
+        done[artifact_id] = (replace(result, figures={}), files)
     return done
 
 
@@ -83,21 +133,25 @@ def run(
     bar = tqdm(
         total=len(items), desc="artifacts", unit="artifact", disable=not progress, leave=False
     )
-    groups: dict[str, list[str]] = {}
+    groups: dict[str, list[str]] = {module: [] for module in ARTIFACT_MODULES}
     for item in items:
         groups.setdefault(item.build.__module__, []).append(item.id)
+    groups = {module: ids for module, ids in groups.items() if ids}
     done: dict[str, tuple[ArtifactResult, list[Path]]] = {}
     if jobs == 1 or len(groups) == 1:
         for ids in groups.values():
-            done.update(_build_and_write(ids, ctx, out))
+            done.update(_build_and_write(ids, ctx, out, jobs > 1))
             bar.update(len(ids))
     else:
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(jobs, mp_context=context) as pool:
-            futures = [pool.submit(_build_and_write, ids, ctx, out) for ids in groups.values()]
-            for future, ids in zip(futures, groups.values(), strict=True):
-                done.update(future.result())
-                bar.update(len(ids))
+            futures = [
+                pool.submit(_build_and_write, ids, ctx, out, True) for ids in groups.values()
+            ]
+            for future in as_completed(futures):
+                built = future.result()
+                done.update(built)
+                bar.update(len(built))
     bar.close()
     outcomes = [Outcome(item, *done[item.id]) for item in items]
     write_report(ctx, outcomes, out, report_suffix)

@@ -62,10 +62,15 @@ def horizontal_stacked_bars(
     return fig
 
 
+def figure_paths(stem: Path) -> list[Path]:
+    """The files :func:`save_figure` writes for ``stem``."""
+    return [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
+
+
 def save_figure(fig: Figure, stem: Path) -> list[Path]:
     """Write ``stem``.png and ``stem``.pdf without time stamps, so reruns give the same bytes."""
     stem.parent.mkdir(parents=True, exist_ok=True)
-    png, pdf = stem.with_suffix(".png"), stem.with_suffix(".pdf")
+    png, pdf = figure_paths(stem)
     fig.savefig(png, dpi=200, bbox_inches="tight", metadata={"Software": None})
     fig.savefig(
         pdf, bbox_inches="tight", metadata={"CreationDate": None, "Producer": None, "Creator": None}

@@ -246,7 +246,14 @@ class SequenceIndex:
             for item in items:
                 cols.append(vocabulary.setdefault(item, len(vocabulary)))
                 rows.append(r)
-        features = sorted(vocabulary, key=lambda f: (len(f) if isinstance(f, tuple) else 1, f))
+        # ordered by (length, feature): sorting each length on its own compares the features
+        # directly, several times faster on hundreds of thousands of k-grams than a key tuple
+        by_length: dict[int, list] = {}
+        for feature in vocabulary:
+            by_length.setdefault(len(feature) if isinstance(feature, tuple) else 1, []).append(
+                feature
+            )
+        features = [f for length in sorted(by_length) for f in sorted(by_length[length])]
         remap = np.empty(len(vocabulary), dtype=np.int64)
         for new, feature in enumerate(features):
             remap[vocabulary[feature]] = new

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.sequences.data import CampaignModels, label_column
-from analysis.sequences.groups import compare_groups
+from analysis.sequences.groups import GroupComparison
 from analysis.sequences.kgrams import (
     KMAX,
     KMIN,
@@ -35,6 +35,7 @@ from analysis.sequences.kgrams import (
     fmt,
     kgrams,
 )
+from analysis.sequences.setcounts import SequenceSets
 from analysis.sequences.stats import ALPHA, MIN_SUPPORT, cmh_tests, fisher_tests, size_logit
 
 ALL = "all"
@@ -92,21 +93,23 @@ class _Features:
     keys: list[str]
     ops: SequenceIndex
     grams: SequenceIndex
-    gram_sets: list[set]
+    sequences: SequenceSets
     paths: np.ndarray
     op_names: list[str]
     gram_names: list[str]
+    gram_column: dict[str, int]
 
 
-def _features(models: CampaignModels, settings: Settings) -> _Features:
+def _features(models: CampaignModels, suite: SuiteSequences, settings: Settings) -> _Features:
     keys = list(models.frame["key"])
     graphs = [models.graphs[k] for k in keys]
     ops = SequenceIndex.build(keys, [set(g.ops) for g in graphs])
-    gram_sets = [kgrams(g, settings.kmin, settings.kmax) for g in graphs]
-    grams = SequenceIndex.build(keys, gram_sets)
+    grams = SequenceIndex.build(keys, [kgrams(g, settings.kmin, settings.kmax) for g in graphs])
+    sequences = SequenceSets.build(grams, suite.grams, settings.kmin)
     paths = np.array([count_paths(g) for g in graphs], dtype=object)
     gram_names = [fmt(f) for f in grams.features]
-    return _Features(keys, ops, grams, gram_sets, paths, list(ops.features), gram_names)
+    column = {name: j for j, name in enumerate(gram_names)}
+    return _Features(keys, ops, grams, sequences, paths, list(ops.features), gram_names, column)
 
 
 def _groups(frame: pd.DataFrame) -> list[tuple[str, np.ndarray]]:
@@ -147,10 +150,7 @@ def _table15_rows(
 def _table12_rows(
     features: _Features, mis: np.ndarray, cor: np.ndarray, suite: SuiteSequences, settings: Settings
 ) -> list[tuple[str, str, float | None]]:
-    sets = features.gram_sets
-    mismatching = {k: sets[i] for i, k in enumerate(features.keys) if mis[i]}
-    correct = {k: sets[i] for i, k in enumerate(features.keys) if cor[i]}
-    comparison = compare_groups(mismatching, correct, suite.grams or set())
+    counts = features.sequences.compare(mis, cor)
     chosen = mis | cor
     totals = features.paths[chosen]
     rows: list[tuple[str, str, float | None]] = [
@@ -160,15 +160,13 @@ def _table12_rows(
         ("paths_beyond_cap", "count", int(sum(max(0, t - settings.path_cap) for t in totals))),
         ("models_beyond_cap", "count", int(sum(t > settings.path_cap for t in totals))),
     ]
-    for name in comparison.SETS:
+    for name in GroupComparison.SETS:
         unknown = name == "shared_with_tests" and suite.grams is None
-        rows.append((name, "full", None if unknown else len(getattr(comparison, name))))
-        rows.append(
-            (name, "minimal", None if unknown else len(comparison.reduced(name, settings.kmin)))
-        )
+        rows.append((name, "full", None if unknown else counts.full[name]))
+        rows.append((name, "minimal", None if unknown else counts.minimal[name]))
     n_mis = int(mis.sum())
     for name in ("models_with_unseen", "models_sharing_unseen"):
-        count = len(getattr(comparison, name))
+        count = getattr(counts, name)
         rows.append((name, "count", count))
         rows.append((name, "percent", round(100 * count / n_mis, 1) if n_mis else None))
     return rows
@@ -230,11 +228,10 @@ def _tests_rows(
     else:
         chosen = mis | cor
         top = tested_sequences["feature"].head(TOP_SEQUENCES_IN_LOGIT).tolist()
-        column_of = {name: j for j, name in enumerate(features.gram_names)}
         rows = np.flatnonzero(chosen)
         sub = features.grams.matrix[rows]
         covariates = pd.DataFrame(
-            {f"seq {name}": sub[:, column_of[name]].toarray().ravel() for name in top}
+            {f"seq {name}": sub[:, features.gram_column[name]].toarray().ravel() for name in top}
         )
         logit = size_logit(mis[rows], frame.loc[chosen, "nodes"].to_numpy(), covariates)
         logit = logit.rename(columns={"term": "feature", "warning": "note"})
@@ -251,7 +248,7 @@ def analyse(
     """Tables 12, 15 and the tests for every group and policy of one campaign."""
     settings = settings or Settings()
     frame = models.frame
-    features = _features(models, settings)
+    features = _features(models, suite, settings)
     t12, t15, tests, notes = [], [], [], list(models.notes)
     for policy in models.policies:
         label = frame[label_column(policy)].to_numpy(dtype=bool)

@@ -148,3 +148,12 @@ def test_litert_torch_converts_in_its_environment_or_is_recorded_missing(home: P
         assert record["runtime"] == "litert" and record["images"] == 8
         assert record["top1_discrepancy_pct"] == 0.0 and record["max_abs_diff"] < 1e-4
         assert record["hops"][0]["tool"] == "litert-torch"
+
+
+def test_a_unit_over_its_memory_cap_is_a_crash_record_naming_its_stage(home: Path):
+    [record] = run_matrix(
+        "m", [TINY], images=4, paths=PATHS[:1], memory_mb=300, log=lambda line: None
+    )
+    assert record["outcome"] == "crash"
+    assert "without a result (stage" in record["error"]
+    assert read_results("m") == [record]

@@ -71,13 +71,13 @@ def _check_config(name: str, config: dict, fresh: bool) -> None:
     path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
-def _limit_memory(memory_mb: int) -> Callable[[], None]:
-    def apply() -> None:
-        if memory_mb > 0:
-            limit = memory_mb * 1024 * 1024
-            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-    return apply
+def _limit_memory(pid: int, memory_mb: int) -> None:
+    """Cap the address space of the started child. Set from here rather than in a
+    ``preexec_fn``, which is unsafe in a process with threads (``--workers``); the child has
+    only begun starting Python when it applies."""
+    if memory_mb > 0:
+        limit = memory_mb * 1024 * 1024
+        resource.prlimit(pid, resource.RLIMIT_AS, (limit, limit))
 
 
 def run_isolated_unit(
@@ -110,17 +110,19 @@ def run_isolated_unit(
         spec_file = Path(tmp) / "spec.json"
         spec_file.write_text(json.dumps(spec))
         env = {**os.environ, "OMP_NUM_THREADS": str(threads), "TF_CPP_MIN_LOG_LEVEL": "2"}
+        child = subprocess.Popen(
+            [unit_interpreter(path), "-m", "difftest.matrix.worker", str(spec_file)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        _limit_memory(child.pid, memory_mb)
         try:
-            done = subprocess.run(
-                [unit_interpreter(path), "-m", "difftest.matrix.worker", str(spec_file)],
-                capture_output=True,
-                text=True,
-                timeout=timeout_s,
-                env=env,
-                preexec_fn=_limit_memory(memory_mb),
-                check=False,
-            )
+            _, stderr = child.communicate(timeout=timeout_s)
         except subprocess.TimeoutExpired:
+            child.kill()
+            child.communicate()
             stage = _last_stage(Path(spec["stage_file"]))
             return [
                 ended(
@@ -134,11 +136,11 @@ def run_isolated_unit(
         if out.exists():
             return json.loads(out.read_text())
         stage = _last_stage(Path(spec["stage_file"]))
-        tail = [line for line in done.stderr.splitlines() if line.strip()][-1:] or [""]
+        tail = [line for line in stderr.splitlines() if line.strip()][-1:] or [""]
         how = (
-            f"killed by signal {-done.returncode}"
-            if done.returncode < 0
-            else f"exited with code {done.returncode}"
+            f"killed by signal {-child.returncode}"
+            if child.returncode < 0
+            else f"exited with code {child.returncode}"
         )
         return [
             ended(

@@ -15,10 +15,24 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP)
 
-# Optional runtimes of the conversion matrix (difftest/matrix/): Apache TVM. Without it the
-# matrix records the TVM runtime as missing.
+# Optional parts of the conversion matrix (difftest/matrix/), recorded as missing without them:
+# Apache TVM, installed into .venv; and litert-torch (PyTorch -> TFLite), whose dependency xdsl
+# needs typing_extensions<4.13, below the project's pin. litert-torch gets an overlay inside
+# .venv: an empty venv whose .pth file adds .venv's site-packages, so pip installs only what is
+# missing there (it leaves .venv's own copies alone), under the pins of the frameworks it runs
+# with (all of constraints.txt makes pip backtrack for many minutes).
+LITERT_ENV := $(VENV)/litert-torch
+CORE_PINS := torch tensorflow_cpu keras tf2onnx onnx onnxruntime protobuf numpy ml_dtypes flatbuffers
+
 matrix-envs: setup
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,convert,tensorflow,matrix,tvm]'
+	$(PYTHON) -m venv $(LITERT_ENV)
+	site=$$($(BIN)/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])"); \
+	overlay=$$($(LITERT_ENV)/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])"); \
+	echo "import site; site.addsitedir('$$site')" > $$overlay/zz_project_venv.pth
+	for pin in $(CORE_PINS); do grep "^$$pin==" constraints.txt; done > $(LITERT_ENV)/constraints.txt
+	$(LITERT_ENV)/bin/python -m pip install --quiet -c $(LITERT_ENV)/constraints.txt \
+		litert-torch 'typing_extensions<4.13'
 
 reproduce: setup  ## regenerate every table, figure and the report into paper_figures/, and the notebooks as HTML
 	$(BIN)/convfail reproduce

@@ -15,7 +15,7 @@ import pytest
 from convfail.errors import ConvfailError
 from difftest.matrix.images import check_images
 from difftest.matrix.paths import find_path, make_path
-from difftest.matrix.runner import read_results, results_path, run_matrix
+from difftest.matrix.runner import read_results, results_path, run_matrix, unit_interpreter
 from difftest.matrix.torch_archs import TINY
 
 pytest.importorskip("onnxruntime")
@@ -107,3 +107,53 @@ def test_a_model_without_trained_weights_is_a_source_failure_record(home: Path):
     assert record["outcome"] == "source_failure"
     assert "matrix-train" in record["error"]
     assert json.loads(results_path("w").read_text())["unit"] == record["unit"]
+
+
+def test_two_workers_give_every_unit_once_and_tvm_reads_its_capped_images(home: Path):
+    pytest.importorskip("tvm")
+    records = run_matrix(
+        "c", [TINY], images=8, paths=PATHS, workers=2, tvm_images=3, log=lambda line: None
+    )
+    assert sorted(r["unit"] for r in records if r["runtime"] != "tvm") == sorted(
+        f"tiny|torch|{p.name}" for p in PATHS
+    )
+    by_runtime = {r["runtime"]: r for r in records}
+    assert by_runtime["onnxruntime"]["images"] == 8
+    assert by_runtime["tvm"]["images"] == 3 and by_runtime["tvm"]["top1_discrepancy_pct"] == 0.0
+
+
+def test_a_hop_with_an_environment_of_its_own_runs_with_that_interpreter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    litert = make_path("torch", ["litert-torch"])
+    monkeypatch.setattr(sys, "prefix", str(tmp_path))
+    assert unit_interpreter(litert) == sys.executable
+    python = tmp_path / "litert-torch" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.touch()
+    assert unit_interpreter(litert) == str(python)
+    assert unit_interpreter(PATHS[1]) == sys.executable
+
+
+def test_litert_torch_converts_in_its_environment_or_is_recorded_missing(home: Path):
+    paths = [make_path("torch", []), make_path("torch", ["litert-torch"])]
+    records = run_matrix("l", [TINY], images=8, paths=paths, log=lambda line: None)
+    [record] = [r for r in records if r["path"] == "litert-torch"]
+    python = unit_interpreter(paths[1])
+    probe = "import importlib.util, sys; sys.exit(importlib.util.find_spec('litert_torch') is None)"
+    if subprocess.run([python, "-c", probe], check=False).returncode != 0:
+        assert record["outcome"] == "converter_missing"
+        assert "make matrix-envs" in record["error"]
+    else:
+        assert record["runtime"] == "litert" and record["images"] == 8
+        assert record["top1_discrepancy_pct"] == 0.0 and record["max_abs_diff"] < 1e-4
+        assert record["hops"][0]["tool"] == "litert-torch"
+
+
+def test_a_unit_over_its_memory_cap_is_a_crash_record_naming_its_stage(home: Path):
+    [record] = run_matrix(
+        "m", [TINY], images=4, paths=PATHS[:1], memory_mb=300, log=lambda line: None
+    )
+    assert record["outcome"] == "crash"
+    assert "without a result (stage" in record["error"]
+    assert read_results("m") == [record]

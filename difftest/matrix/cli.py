@@ -8,6 +8,7 @@ import click
 
 from difftest.matrix.images import N_TEST
 from difftest.matrix.runner import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, results_path, run_matrix
+from difftest.matrix.runtimes import TVM_IMAGES
 from difftest.matrix.torch_archs import ARCHITECTURES
 from difftest.matrix.training import train_all
 
@@ -36,6 +37,15 @@ from difftest.matrix.training import train_all
     show_default=True,
     help="Address-space cap per unit process (0: none).",
 )
+@click.option(
+    "--workers", default=1, show_default=True, help="Units at a time, each a process of its own."
+)
+@click.option(
+    "--tvm-images",
+    default=TVM_IMAGES,
+    show_default=True,
+    help="Images TVM reads (the first ones): it runs untuned, at 0.1-0.6 s per image.",
+)
 @click.option("--fresh", is_flag=True, help="Delete earlier results of this matrix first.")
 @click.option("--limit", type=int, help="Run at most this many pending units, then stop.")
 def matrix_command(
@@ -45,6 +55,8 @@ def matrix_command(
     threads: int,
     timeout_s: float,
     memory_mb: int,
+    workers: int,
+    tvm_images: int,
     fresh: bool,
     limit: int | None,
 ) -> None:
@@ -66,6 +78,8 @@ def matrix_command(
         fresh,
         limit,
         log=click.echo,
+        workers=workers,
+        tvm_images=tvm_images,
     )
     counts = Counter(r["outcome"] for r in records)
     click.echo(

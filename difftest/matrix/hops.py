@@ -11,7 +11,9 @@ instance, leaves every weight tensor under 1,024 elements in float, so a small m
 int8 can come out all float32.
 
 A hop whose tool does not import here says why in :meth:`Hop.missing`; the matrix records that
-as data. To add a hop, subclass :class:`Hop` and list it in :data:`HOPS`.
+as data. A hop whose tool conflicts with the project's pins names an ``environment`` of its own;
+the runner starts the units of its paths with that environment's interpreter when it exists.
+To add a hop, subclass :class:`Hop` and list it in :data:`HOPS`.
 """
 
 from __future__ import annotations
@@ -54,6 +56,9 @@ class Hop:
     precision: str = FLOAT32
     needs: tuple[str, ...] = ()  # importable modules the tool needs
     why_missing: str = ""  # what to do when one of them is missing
+    # an environment of its own (a folder inside the running venv, made by `make matrix-envs`)
+    # for a tool whose dependencies conflict with the project's pins
+    environment: str = ""
 
     def missing(self) -> str | None:
         """Why this hop cannot run in this environment, or ``None`` when it can."""
@@ -205,7 +210,9 @@ HOPS: dict[str, Hop] = {
             "tflite",
             "litert-torch",
             needs=("litert_torch",),
-            why_missing="its dependency xdsl needs typing_extensions<4.13, below the project's pin",
+            why_missing="its dependency xdsl needs typing_extensions<4.13, below the project's "
+            "pin, so it has an environment of its own: run `make matrix-envs`",
+            environment="litert-torch",
         ),
         TfliteToOnnxHop(
             "tflite-tf2onnx", "tflite", "onnx", "tf2onnx (TFLite reader)", needs=("tf2onnx",)

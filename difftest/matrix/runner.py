@@ -5,7 +5,8 @@ timeout and a memory cap, so a converter that segfaults or hangs becomes a ``cra
 record naming its stage, and the run goes on. The records of a unit are appended to
 ``data/difftest/<name>/matrix.jsonl`` when it ends; a unit already there is never redone, so a
 killed run resumes where it stopped. The source units run first: they write the reference
-logits every conversion of that model is measured against. Converted models and logits live in
+logits every conversion of that model is measured against. ``workers`` units run at a time
+(each a process of its own, so two use two cores). Converted models and logits live in
 ``.cache/matrix/<name>/``.
 """
 
@@ -17,7 +18,9 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
@@ -27,6 +30,7 @@ from convfail.errors import ConvfailError
 from convfail.paths import cache_dir, campaign_dir
 from difftest.matrix.images import N_TEST, SPLIT_SEED
 from difftest.matrix.paths import ConversionPath, default_paths
+from difftest.matrix.runtimes import TVM_IMAGES
 from difftest.matrix.sources import MODELS
 from difftest.matrix.unit import base, ended, unit_key
 
@@ -67,13 +71,13 @@ def _check_config(name: str, config: dict, fresh: bool) -> None:
     path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
-def _limit_memory(memory_mb: int) -> Callable[[], None]:
-    def apply() -> None:
-        if memory_mb > 0:
-            limit = memory_mb * 1024 * 1024
-            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-    return apply
+def _limit_memory(pid: int, memory_mb: int) -> None:
+    """Cap the address space of the started child. Set from here rather than in a
+    ``preexec_fn``, which is unsafe in a process with threads (``--workers``); the child has
+    only begun starting Python when it applies."""
+    if memory_mb > 0:
+        limit = memory_mb * 1024 * 1024
+        resource.prlimit(pid, resource.RLIMIT_AS, (limit, limit))
 
 
 def run_isolated_unit(
@@ -84,6 +88,7 @@ def run_isolated_unit(
     threads: int,
     timeout_s: float,
     memory_mb: int,
+    tvm_images: int = TVM_IMAGES,
 ) -> list[dict]:
     """One unit in a child process; a crash or a hang becomes its record."""
     work = cache_dir() / "matrix" / name
@@ -95,6 +100,7 @@ def run_isolated_unit(
             "hops": list(path.hops),
             "unconvertible": list(path.unconvertible) if path.unconvertible else None,
             "images": images,
+            "runtime_images": {"tvm": tvm_images},
             "threads": threads,
             "workdir": str(work / "models" / key),
             "reference": str(work / "logits" / f"{model}--{path.source}.npy"),
@@ -104,17 +110,19 @@ def run_isolated_unit(
         spec_file = Path(tmp) / "spec.json"
         spec_file.write_text(json.dumps(spec))
         env = {**os.environ, "OMP_NUM_THREADS": str(threads), "TF_CPP_MIN_LOG_LEVEL": "2"}
+        child = subprocess.Popen(
+            [unit_interpreter(path), "-m", "difftest.matrix.worker", str(spec_file)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        _limit_memory(child.pid, memory_mb)
         try:
-            done = subprocess.run(
-                [sys.executable, "-m", "difftest.matrix.worker", str(spec_file)],
-                capture_output=True,
-                text=True,
-                timeout=timeout_s,
-                env=env,
-                preexec_fn=_limit_memory(memory_mb),
-                check=False,
-            )
+            _, stderr = child.communicate(timeout=timeout_s)
         except subprocess.TimeoutExpired:
+            child.kill()
+            child.communicate()
             stage = _last_stage(Path(spec["stage_file"]))
             return [
                 ended(
@@ -128,11 +136,11 @@ def run_isolated_unit(
         if out.exists():
             return json.loads(out.read_text())
         stage = _last_stage(Path(spec["stage_file"]))
-        tail = [line for line in done.stderr.splitlines() if line.strip()][-1:] or [""]
+        tail = [line for line in stderr.splitlines() if line.strip()][-1:] or [""]
         how = (
-            f"killed by signal {-done.returncode}"
-            if done.returncode < 0
-            else f"exited with code {done.returncode}"
+            f"killed by signal {-child.returncode}"
+            if child.returncode < 0
+            else f"exited with code {child.returncode}"
         )
         return [
             ended(
@@ -142,6 +150,16 @@ def run_isolated_unit(
                 f"{how} without a result (stage {stage}): {tail[0][:500]}",
             )
         ]
+
+
+def unit_interpreter(path: ConversionPath) -> str:
+    """The Python that runs the unit: the environment of its own that a hop of ``path`` names,
+    when `make matrix-envs` has built it, else this one (where the hop is then missing)."""
+    for hop in path.steps():
+        python = Path(sys.prefix) / hop.environment / "bin" / "python"
+        if hop.environment and python.exists():
+            return str(python)
+    return sys.executable
 
 
 def _last_stage(path: Path) -> str:
@@ -160,6 +178,8 @@ def run_matrix(
     limit: int | None = None,
     paths: list[ConversionPath] | None = None,
     log: Callable[[str], None] = print,
+    workers: int = 1,
+    tvm_images: int = TVM_IMAGES,
 ) -> list[dict]:
     """Run (or resume) matrix ``name`` over ``paths`` (default: every path); return every
     record it holds at the end."""
@@ -170,11 +190,16 @@ def run_matrix(
         )
     if not 1 <= images <= N_TEST:
         raise ConvfailError(f"{images} images asked for", f"the held-out set has 1 to {N_TEST}")
+    if workers < 1 or tvm_images < 1:
+        raise ConvfailError(
+            f"{workers} worker(s) and {tvm_images} TVM image(s) asked for", "give 1 or more of each"
+        )
     paths = paths or default_paths()
     config = {
         "name": name,
         "models": list(models),
         "images": images,
+        "tvm_images": min(tvm_images, images),
         "split_seed": SPLIT_SEED,
         "threads": threads,
         "paths": [f"{p.source}: {p.name}" for p in paths],
@@ -184,13 +209,28 @@ def run_matrix(
     ordered = [(m, p) for m in models for p in paths if not p.hops and not p.unconvertible]
     ordered += [(m, p) for m in models for p in paths if p.hops or p.unconvertible]
     pending = [(m, p) for m, p in ordered if unit_key(m, p) not in done]
-    for count, (model, path) in enumerate(pending[:limit] if limit else pending, 1):
-        records = run_isolated_unit(name, model, path, images, threads, timeout_s, memory_mb)
-        with results_path(name).open("a") as handle:
-            for record in records:
-                handle.write(json.dumps(record, sort_keys=True) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        outcomes = ", ".join(f"{r['runtime'] or '-'}: {r['outcome']}" for r in records)
-        log(f"[{count}/{len(pending)}] {model} {path.source}: {path.name} -> {outcomes}")
+    pending = pending[:limit] if limit else pending
+    lock = threading.Lock()
+    finished = [0]
+
+    def one(unit: tuple[str, ConversionPath]) -> None:
+        model, path = unit
+        records = run_isolated_unit(
+            name, model, path, images, threads, timeout_s, memory_mb, tvm_images
+        )
+        with lock:
+            with results_path(name).open("a") as handle:
+                for record in records:
+                    handle.write(json.dumps(record, sort_keys=True) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            finished[0] += 1
+            outcomes = ", ".join(f"{r['runtime'] or '-'}: {r['outcome']}" for r in records)
+            log(f"[{finished[0]}/{len(pending)}] {model} {path.source}: {path.name} -> {outcomes}")
+
+    sources = [unit for unit in pending if not (unit[1].hops or unit[1].unconvertible)]
+    conversions = [unit for unit in pending if unit not in sources]
+    with ThreadPoolExecutor(workers) as pool:
+        for phase in (sources, conversions):  # the conversions need the sources' logits
+            list(pool.map(one, phase))
     return read_results(name)

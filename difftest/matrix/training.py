@@ -121,16 +121,22 @@ def train_all(names: list[str], threads: int, log: Callable[[str], None] = print
     return cards
 
 
-def load_trained(name: str):
-    """The trained torch module of ``name`` in eval mode; a clear error if it is not cached."""
-    # torch is an optional extra; import on use
-    import torch
-
+def trained_weights(name: str) -> Path:
+    """The weights file of ``name``; a clear error if the model has not been trained."""
     if read_card(name) is None:
         raise ConvfailError(
             f"model {name!r} has no trained weights in {weights_dir()}",
             f"run `convfail difftest matrix-train --model {name}` first",
         )
+    return weights_path(name)
+
+
+def load_trained(name: str):
+    """The trained torch module of ``name`` in eval mode; a clear error if it is not cached."""
+    # torch is an optional extra; import on use
+    import torch
+
+    weights = trained_weights(name)
     model = ARCHITECTURES[name].build()
-    model.load_state_dict(torch.load(weights_path(name), weights_only=True))
+    model.load_state_dict(torch.load(weights, weights_only=True))
     return model.eval()

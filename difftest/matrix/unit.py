@@ -81,9 +81,11 @@ def run_unit(
     reference: Path,
     threads: int = 1,
     report: Callable[[str], None] = lambda stage: None,
+    runtime_images: dict[str, int] | None = None,
 ) -> list[dict]:
     """Records of ``model`` along ``path``: one per runtime of the target (one if it ended
-    early). ``reference`` holds the source framework's logits; the source unit writes it."""
+    early). ``reference`` holds the source framework's logits; the source unit writes it.
+    ``runtime_images`` caps the images of a slow runtime (the first ones of the set)."""
     if path.no_converter_reason:
         return [ended(base(model, path), NO_CONVERTER, "NoConverter", path.no_converter_reason)]
     for hop in path.steps():
@@ -119,8 +121,19 @@ def run_unit(
     if not path.hops:
         return [_run_source(model, path, artifact, images, reference, threads, report)]
     expected = np.load(reference)
+    caps = runtime_images or {}
     return [
-        _run_runtime(model, path, hops, artifact, runtime, images, expected, threads, report)
+        _run_runtime(
+            model,
+            path,
+            hops,
+            artifact,
+            runtime,
+            images[: caps.get(runtime.name)],
+            expected[: caps.get(runtime.name)],
+            threads,
+            report,
+        )
         for runtime in runtimes_for(artifact.framework)
     ]
 

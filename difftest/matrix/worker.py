@@ -44,6 +44,7 @@ def main(spec_file: str) -> None:
         Path(spec["reference"]),
         spec["threads"],
         report,
+        spec["runtime_images"],
     )
     Path(spec["out_file"]).write_text(json.dumps(records))
 

@@ -17,7 +17,6 @@ from difftest.localize.known_faults import write_known_faults
 from difftest.localize.runs import (
     CaseRequest,
     Progress,
-    Run,
     localize_and_report,
     repair_and_report,
 )
@@ -137,25 +136,32 @@ def localize_command(request: CaseRequest, settings: bool) -> None:
 def repair_command(request: CaseRequest) -> None:
     """Localize, apply the fixes the stages suggest, verify, and save the repaired model.
 
-    Fixes: copy source weights back (re-folded where BatchNorm was folded), set attributes to
-    the source operator's values, bypass or swap a wrong node, or, as a last resort, re-convert
-    with settings that agree. Each fix is kept only if it verifiably reduces the divergence.
-    Writes repaired.onnx beside the report.
+    Targeted fixes: copy source weights back (re-folded where BatchNorm was folded; quantized
+    weights become float initializers), set attributes to the source operator's values, bypass
+    a node the source lacks or swap an operator for the one the source computes. Each is kept
+    only if it verifiably reduces the divergence, and is checked on fresh inputs. Writes
+    repaired.onnx only when the model changed; a re-conversion with settings that agree is a
+    workaround, reported apart and written as reconverted.onnx.
     """
     run = repair_and_report(request, _bar("localizing"))
     _echo_summary(run.report)
-    click.echo(
-        f"  repaired model ({_repair_verdict(run)}, {len(run.repair.steps)} change(s)): "
-        f"{run.repaired_path}"
-    )
+    click.echo(f"  repair: {run.repair.summary()}")
+    for step in run.repair.steps:
+        held = ""
+        if step.held_out is not None:
+            outcome = "holds" if step.held_out else "FAILS"
+            held = f"; on {step.held_out_inputs} fresh input(s): {outcome}"
+        click.echo(
+            f"  [{step.kind}] {step.stage} {step.node}: {step.change} - verified: {step.verified}"
+            f"{held}"
+        )
+    if run.repaired_path is not None:
+        click.echo(f"  repaired model: {run.repaired_path}")
+    else:
+        click.echo("  nothing changed: no repaired model written")
+    if run.reconverted_path is not None:
+        click.echo(f"  re-converted model (workaround): {run.reconverted_path}")
     click.echo(f"  report: {run.paths['markdown']}")
-
-
-def _repair_verdict(run: Run) -> str:
-    verdict = "agrees" if run.repair.agrees_after else "still differs"
-    if run.held_out is False:
-        verdict += ", but NOT on held-out inputs: the fix only fits the inputs it was chosen on"
-    return verdict
 
 
 def _echo_summary(report: dict) -> None:

@@ -18,7 +18,12 @@ import onnx
 from difftest.localize.align import Alignment, align
 from difftest.localize.graph_trace import DEFAULT_BUDGET_MB, session
 from difftest.localize.hyperparams import HyperFinding, compare_hyperparameters
-from difftest.localize.parameters import ParameterFinding, compare_parameters
+from difftest.localize.parameters import (
+    ParameterFinding,
+    compare_parameters,
+    is_precision,
+    storage,
+)
 from difftest.localize.reproducer import extract_node
 from difftest.localize.source_trace import SourceTrace, trace_tensorflow, trace_torch
 from difftest.localize.tolerance import Tolerance
@@ -49,7 +54,9 @@ class Divergence:
     name: str
     op_type: str
     error: float
-    cause: str  # parameter | hyper-parameter | precision (intended) | discontinuity | graph
+    # parameter | hyper-parameter | precision (intended) | precision (unintended) |
+    # amplified rounding | graph
+    cause: str
     detail: str
     source_counterpart: str | None = None
 
@@ -161,10 +168,16 @@ def _classify(
     if faulty:
         p = faulty[0]
         detail = (
-            f"initializer {p.initializer} differs from source parameter {p.source}: "
+            f"weight {p.initializer} differs from source parameter {p.source}: "
             f"{p.changed_elements} element(s), max |diff| {p.max_abs_diff:.3g}"
-            + (f" (values fit {p.detail})" if p.kind == "precision" else "")
         )
+        if is_precision(p):
+            detail += f"; {storage(p)}, not asked for"
+            return Divergence(
+                index, node.name, node.op_type, error, "precision (unintended)", detail, source
+            )
+        if p.kind == "precision":
+            detail += f" (values fit {p.detail})"
         return Divergence(index, node.name, node.op_type, error, "parameter", detail, source)
     for h in hyper:
         if h.node == index and h.diffs:
@@ -175,15 +188,11 @@ def _classify(
             return Divergence(
                 index, node.name, node.op_type, error, "hyper-parameter", detail, source
             )
-    if any(p.kind == "precision" and p.intended for p in weights):
+    intended = [p for p in weights if p.kind == "precision" and p.intended]
+    if intended:
+        detail = f"weights narrowed as requested: {storage(intended[0])}"
         return Divergence(
-            index,
-            node.name,
-            node.op_type,
-            error,
-            "precision (intended)",
-            "weights narrowed as requested",
-            source,
+            index, node.name, node.op_type, error, "precision (intended)", detail, source
         )
     faithful = node_agrees_on_source_inputs(model, alignment, trace, index, tolerance, samples)
     if faithful:

@@ -129,16 +129,20 @@ def to_markdown(report: dict) -> str:
             )
     if report.get("repair"):
         r = report["repair"]
-        lines += [
-            "",
-            "## Repair",
-            "",
-            f"Agrees after repair: **{r['agrees_after']}**"
-            f" (on held-out inputs: {r.get('agrees_on_held_out_inputs')}).",
-            "",
-        ]
+        lines += ["", "## Repair", "", f"**{r['summary']}**.", ""]
+        if not r["changed"]:
+            lines += ["No repaired model was written.", ""]
         for step in r["steps"]:
-            lines.append(f"- [{step['stage']}] `{step['node']}`: {step['change']}")
+            held = (
+                "not checked on fresh inputs"
+                if step["held_out"] is None
+                else f"on {step['held_out_inputs']} fresh input(s): "
+                + ("holds" if step["held_out"] else "**does not hold**")
+            )
+            lines.append(
+                f"- {step['kind']} [{step['stage']}] `{step['node']}`: fault: {step['fault']}; "
+                f"fixed: {step['change']}; verified: {step['verified']}; {held}"
+            )
     if report.get("reproducer"):
         rep = report["reproducer"]
         lines += ["", "## Reproducer", "", f"`{rep['path']}`: {rep['check']}"]

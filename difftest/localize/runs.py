@@ -2,7 +2,9 @@
 and ``repair`` commands do between reading their options and printing the outcome.
 
 A repair is also checked on held-out inputs (another seed than the ones it was chosen on),
-because a fix may only fit the inputs it was chosen on.
+because a fix may only fit the inputs it was chosen on. ``repaired.onnx`` is written only when a
+targeted repair changed the converted model; a re-conversion with other settings is a workaround,
+written as ``reconverted.onnx``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from difftest.localize.tolerance import Tolerance
 from difftest.localize.verdict import policy_verdict
 
 REPAIRED_FILE = "repaired.onnx"
+RECONVERTED_FILE = "reconverted.onnx"  # a workaround: the source converted again, other settings
 HELD_OUT_SEED = 1000
 STEPS = 3  # progress units of one localization: 2 for the stages, 1 for the settings
 # given a length, a context holding a bar with ``update(steps)`` (click.progressbar is one)
@@ -83,8 +86,16 @@ class Run:
     held_out: bool | None = None
 
     @property
-    def repaired_path(self) -> Path:
-        return self.directory / REPAIRED_FILE
+    def repaired_path(self) -> Path | None:
+        """The repaired model, or ``None`` when the repair changed nothing."""
+        path = self.directory / REPAIRED_FILE
+        return path if path.exists() else None
+
+    @property
+    def reconverted_path(self) -> Path | None:
+        """The workaround model (a re-conversion that agrees), when there is one."""
+        path = self.directory / RECONVERTED_FILE
+        return path if path.exists() else None
 
 
 def report_dir(out: Path | None, case: Case) -> Path:
@@ -153,23 +164,29 @@ def repair_and_report(
     request: CaseRequest,
     progress: Progress = no_progress,
 ) -> Run:
-    """Localize the requested case, repair it, check the repair on held-out inputs, write the
-    repaired model beside the report."""
+    """Localize the requested case, repair it (each step and the result also checked on
+    held-out inputs), and write the repaired model beside the report only when the targeted
+    repairs changed it; a re-conversion that agrees is written apart, as a workaround."""
     case = request.case()
     loc = localize_case(case, request.tolerance, request.budget_mb, True, progress)
-    working = next((s.model for s in loc.settings if s.outcome == "agrees"), None)
-    result = repair(case.source, loc, working)
-    held_out = None
-    if result.agrees_after and result.steps:
-        held_out_inputs = case.source.make_inputs(HELD_OUT_SEED, request.n_inputs)
-        check = localize(
-            case.source, result.model, held_out_inputs, loc.tolerance, request.budget_mb, trace=None
-        )
-        held_out = check.agrees
+    working = next(
+        ((_settings_text(s.settings), s.model) for s in loc.settings if s.outcome == "agrees"),
+        None,
+    )
+    held_out_inputs = case.source.make_inputs(HELD_OUT_SEED, request.n_inputs)
+    result = repair(case.source, loc, working, held_out_inputs)
     directory = report_dir(request.out, case)
     directory.mkdir(parents=True, exist_ok=True)
-    onnx.save(result.model, directory / REPAIRED_FILE)
+    for name in (REPAIRED_FILE, RECONVERTED_FILE):  # never leave an earlier run's model behind
+        (directory / name).unlink(missing_ok=True)
+    if result.changed:
+        onnx.save(result.model, directory / REPAIRED_FILE)
+    if result.workaround is not None and result.workaround_agrees:
+        onnx.save(result.workaround, directory / RECONVERTED_FILE)
     report = to_json(loc, {"title": case.title, **case.meta}, repair=result)
-    report["repair"]["agrees_on_held_out_inputs"] = held_out
     report["verdict"] = case_verdict(request, case, loc)
-    return Run(report, write_report(report, directory), directory, result, held_out)
+    return Run(report, write_report(report, directory), directory, result, result.held_out_agrees)
+
+
+def _settings_text(settings: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(settings.items()))

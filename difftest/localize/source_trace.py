@@ -38,6 +38,7 @@ class SourceTrace:
     values: list[SourceValue]
     parameters: dict[str, np.ndarray]
     layout: str = "NCHW"  # TensorFlow traces are NHWC
+    complete: bool = True  # every operator recorded (forward hooks see modules only)
 
     def by_name(self) -> dict[str, SourceValue]:
         return {v.name: v for v in self.values}
@@ -222,7 +223,7 @@ def _trace_hooks(module, samples, parameters) -> SourceTrace:
     finally:
         for h in handles:
             h.remove()
-    return SourceTrace(list(records.values()), parameters)
+    return SourceTrace(list(records.values()), parameters, complete=False)
 
 
 def trace_tensorflow(fn, input_specs, samples: list[list[np.ndarray]]) -> SourceTrace:

@@ -63,7 +63,7 @@ class Upsampler(nn.Module):
         self.fc = nn.Linear(4 * 8 * 8, 5)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.relu6(self.conv(x) * 4.0)
+        y = self.relu6(self.conv(x) * 20.0)
         y = F.interpolate(y, scale_factor=2, mode="bilinear", align_corners=False)
         y = self.norm(y)
         return self.fc(torch.flatten(y, 1))

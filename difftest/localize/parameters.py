@@ -227,9 +227,14 @@ def _cast(node, inits: dict[str, np.ndarray]) -> StoredWeight | None:
     return StoredWeight(node.output[0], stored.astype(np.float32), narrow, info, narrow)
 
 
+# float inputs that say how to compute, not what to compute with (Resize's roi and scales)
+STRUCTURAL = {"Resize": (1, 2), "Upsample": (1,)}
+
+
 def stored_weights(model: onnx.ModelProto) -> list[StoredWeight]:
     """Every float weight the graph's nodes consume: plain float initializers, and narrow
-    initializers behind DequantizeLinear or Cast (reported once, as the dequantized value)."""
+    initializers behind DequantizeLinear or Cast (reported once, as the dequantized value);
+    Resize scales and the like are not weights."""
     inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
     chains = {"DequantizeLinear": _dequantized, "Cast": _cast}
     out, hidden = [], set()
@@ -241,8 +246,9 @@ def stored_weights(model: onnx.ModelProto) -> list[StoredWeight]:
                 hidden.update(weight.quantization["initializers"])
     readers: dict[str, set[str]] = {}
     for node in model.graph.node:
-        for name in node.input:
-            readers.setdefault(name, set()).add(node.op_type)
+        for position, name in enumerate(node.input):
+            if position not in STRUCTURAL.get(node.op_type, ()):
+                readers.setdefault(name, set()).add(node.op_type)
     for tensor in model.graph.initializer:
         ops = readers.get(tensor.name, set())
         if not ops or (tensor.name in hidden and ops <= set(chains)):

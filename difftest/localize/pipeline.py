@@ -79,6 +79,7 @@ class Localization:
     expected: list[list[np.ndarray]]
     timings: dict[str, float] = field(default_factory=dict)
     settings: list = field(default_factory=list)
+    intended: str = "float32"  # the precision the conversion was asked for
 
     @property
     def agrees(self) -> bool:
@@ -98,9 +99,13 @@ def localize(
     tolerance: Tolerance | None = None,
     budget_mb: float = DEFAULT_BUDGET_MB,
     trace: SourceTrace | None = None,
+    intended: str | None = None,
 ) -> Localization:
-    """Stages 2-4 (parameters, hyper-parameters, graph) on ``model`` against ``source``."""
+    """Stages 2-4 (parameters, hyper-parameters, graph) on ``model`` against ``source``.
+    ``intended`` is the precision the conversion was asked for (default: the tolerance's):
+    weights narrowed to it are intended, whatever tolerance they are judged at."""
     tolerance = tolerance or Tolerance()
+    intended = intended or tolerance.precision
     timings: dict[str, float] = {}
     start = time.perf_counter()
     expected = [source.run(s) for s in samples]
@@ -117,7 +122,7 @@ def localize(
         model,
         trace.parameters,
         tolerance,
-        tolerance.precision,
+        intended,
         trace.foldable_parameters(),
         trace.fold_scales(),
     )
@@ -143,6 +148,7 @@ def localize(
         samples,
         expected,
         timings,
+        intended=intended,
     )
 
 

@@ -201,8 +201,8 @@ def _weight_change(finding: ParameterFinding) -> str:
 def _candidates(loc: Localization, index: int) -> Iterator[Candidate]:
     model = loc.model
     node = model.graph.node[index]
-    for p in loc.parameters:
-        if p.faulty and p.initializer in node.input:
+    for p in loc.parameters:  # a narrowed weight is a candidate even when it was asked for
+        if (p.faulty or p.kind == "precision") and p.initializer in node.input:
             fixed = with_source_weight(model, p, _source_weight(loc, p))
             yield Candidate(_weight_stage(p), _weight_change(p), fixed)
     for h in loc.hyper:
@@ -374,10 +374,14 @@ def _restore_precision(
             len(current.samples),
         )
         _accept(result, held, step, candidate, set())
-        current = localize(
-            source, candidate, current.samples, current.tolerance, trace=current.trace
-        )
+        current = _relocalize(source, current, candidate)
     return current
+
+
+def _relocalize(source, loc: Localization, model: onnx.ModelProto) -> Localization:
+    return localize(
+        source, model, loc.samples, loc.tolerance, trace=loc.trace, intended=loc.intended
+    )
 
 
 def repair(
@@ -417,9 +421,7 @@ def repair(
             len(current.samples),
         )
         _accept(result, held, step, candidate.model, set(current.model.graph.node[index].output))
-        current = localize(
-            source, candidate.model, current.samples, current.tolerance, trace=current.trace
-        )
+        current = _relocalize(source, current, candidate.model)
     current = _restore_precision(source, current, result, held)
     result.model = current.model
     result.agrees_after = current.agrees
@@ -429,7 +431,7 @@ def repair(
         result.held_out_inputs = len(held.samples)
     if not current.agrees and workaround is not None:
         settings, model = workaround
-        check = localize(source, model, current.samples, current.tolerance, trace=current.trace)
+        check = _relocalize(source, current, model)
         result.workaround, result.workaround_agrees = model, check.agrees
         verdict = "agree" if check.agrees else "differ"
         step = RepairStep(

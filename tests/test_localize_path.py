@@ -74,3 +74,16 @@ def test_int8_conv_weights_localized_as_intended_precision_and_copied_back(int8_
     assert top1_discrepancy_pct(int8_path.reference, logits) == 0.0
     before = np.abs(predict(int8_path.artifacts[-1], IMAGES) - int8_path.reference).max()
     assert np.abs(logits - int8_path.reference).max() < before / 100
+
+
+def test_cli_path_errors_are_one_line(capsys):
+    from convfail.cli import main
+
+    for hops, message in [
+        ("tflite-float32", "ends in tflite; the localizer reads ONNX models"),
+        ("tflite-int4", "unknown hop 'tflite-int4'"),
+    ]:
+        with pytest.raises(SystemExit):
+            main(["difftest", "localize-path", "--hops", hops])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0]

@@ -18,6 +18,7 @@ from difftest.localize.runs import (
     CaseRequest,
     Progress,
     localize_and_report,
+    localize_path_and_report,
     repair_and_report,
 )
 from difftest.localize.tolerance import RTOL
@@ -183,6 +184,55 @@ def _echo_summary(report: dict) -> None:
     agreeing = [s["settings"] for s in report["settings"] if s["outcome"] == "agrees"]
     if report["settings"]:
         click.echo(f"  settings that agree: {agreeing or 'none'}")
+
+
+@click.command("localize-path")
+@click.option("--model", default="tiny", show_default=True, help="Matrix model (tiny: untrained).")
+@click.option(
+    "--from",
+    "framework",
+    type=click.Choice(["keras", "torch"]),
+    default="keras",
+    show_default=True,
+    help="Source framework.",
+)
+@click.option(
+    "--hops",
+    default="tflite-dynamic-int8,tflite-tf2onnx",
+    show_default=True,
+    help="Comma-separated hops of the path; the last must produce ONNX.",
+)
+@click.option("--images", default=256, show_default=True, help="Held-out digits for labels.")
+@click.option("--inputs", "n_inputs", default=2, show_default=True, help="Inputs to localize on.")
+@click.option("--out", type=click.Path(path_type=Path), help="Report folder.")
+def localize_path_command(
+    model: str, framework: str, hops: str, images: int, n_inputs: int, out: Path | None
+) -> None:
+    """Convert a matrix model along a path, name the hop where the difference starts, then
+    localize and repair the final ONNX model (e.g. the paper's Keras -> TFLite int8 -> ONNX).
+
+    \b
+    Example:
+      convfail difftest localize-path --model tiny --hops tflite-dynamic-int8,tflite-tf2onnx
+    """
+    run = localize_path_and_report(
+        model, framework, [h for h in hops.split(",") if h], images, n_inputs, out
+    )
+    click.echo(run.report["path"]["summary"])
+    for d in run.report["first_divergent"][:3]:
+        click.echo(
+            f"  first divergent node {d['name']} ({d['op_type']}): {d['cause']} - {d['detail']}"
+        )
+    click.echo(f"  repair: {run.repair.summary()}")
+    for step in run.repair.steps:
+        click.echo(f"  [{step.kind}] {step.stage}: {step.change} - verified: {step.verified}")
+    labels = run.report["labels"]
+    after = f"{labels['after_pct']:.1f} %" if "after_pct" in labels else "no repaired model"
+    click.echo(
+        f"  top-1 discrepancy on {labels['images']} held-out digits: "
+        f"{labels['before_pct']:.1f} % before, {after} after"
+    )
+    click.echo(f"  report: {run.paths['markdown']}")
 
 
 @click.command("localize-known")

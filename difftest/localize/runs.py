@@ -190,3 +190,70 @@ def repair_and_report(
 
 def _settings_text(settings: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(settings.items()))
+
+
+@dataclass
+class PathRun:
+    """A conversion path checked hop by hop, its final model localized and repaired."""
+
+    report: dict
+    paths: dict[str, Path]
+    directory: Path
+    check: object  # conversion_path.PathCheck
+    repair: RepairResult
+
+
+def localize_path_and_report(
+    model: str,
+    framework: str,
+    hops: list[str],
+    n_images: int,
+    n_inputs: int,
+    out: Path | None,
+) -> PathRun:
+    """Convert ``model`` from ``framework`` along ``hops``, name the hop where the difference
+    starts, localize and repair the final ONNX model, and measure the label discrepancy on
+    held-out digits before and after the repair."""
+    # the matrix pulls the frameworks, LiteRT and the image set: imported when a path is run
+    from difftest.localize.conversion_path import check_path, localize_path, predict
+    from difftest.matrix.hops import Artifact
+    from difftest.matrix.images import load_split
+    from difftest.matrix.labels import top1_discrepancy_pct
+    from difftest.matrix.paths import make_path
+    from difftest.matrix.sources import input_size, source_artifact
+
+    path = make_path(framework, hops)
+    if path.target != "onnx":
+        raise ConvfailError(
+            f"path {path.name} ends in {path.target}; the localizer reads ONNX models",
+            "end the path with a hop to onnx (tf2onnx-onnx, tflite-tf2onnx, torchscript-onnx)",
+        )
+    directory = out or localize_cache_dir() / f"path--{model}--{framework}--{'--'.join(hops)}"
+    workdir = directory / "models"
+    workdir.mkdir(parents=True, exist_ok=True)
+    images = load_split(input_size(model), "test").images[:n_images]
+    check = check_path(path, source_artifact(model, framework), images, workdir)
+    source, loc = localize_path(check, n_inputs)
+    result = repair(source, loc, held_out=source.make_inputs(HELD_OUT_SEED, n_inputs))
+    (directory / REPAIRED_FILE).unlink(missing_ok=True)
+    labels = {"images": len(images), "before_pct": check.hops[-1].discrepancy_pct}
+    if result.changed:
+        onnx.save(result.model, directory / REPAIRED_FILE)
+        final = check.artifacts[-1]
+        repaired = Artifact("onnx", final.layout, path=directory / REPAIRED_FILE, size=final.size)
+        logits = predict(repaired, images)
+        labels["after_pct"] = top1_discrepancy_pct(check.reference, logits)
+        labels["max_abs_diff_after"] = float(abs(logits - check.reference).max())
+    labels["max_abs_diff_before"] = check.hops[-1].max_abs_diff
+    meta = {"title": f"{model} ({framework}) along {path.name}", "intended_precision": loc.intended}
+    reproducer = write_reproducer_for(loc, directory)
+    report = to_json(loc, meta, repair=result, reproducer=reproducer)
+    culprit = check.culprit
+    report["path"] = {
+        "name": path.name,
+        "summary": check.summary(),
+        "culprit": culprit.hop if culprit else None,
+        "hops": [h.to_dict() for h in check.hops],
+    }
+    report["labels"] = labels
+    return PathRun(report, write_report(report, directory), directory, check, result)

@@ -119,3 +119,17 @@ def test_float16_behind_cast_is_copied_back_even_inside_the_tolerance(case):
     assert fixed.changed and fixed.agrees_after
     assert max(fixed.output_errors_after) <= before
     assert "Cast" not in {n.op_type for n in fixed.model.graph.node}
+
+
+def test_every_narrowed_weight_is_copied_back_in_one_step_when_that_is_what_agrees(case):
+    source, model, inputs, healthy = case
+    narrowed = _copy(model)
+    quantize(narrowed, "Conv", True)
+    quantize(narrowed, "Gemm", False)
+    loc = localize(source, narrowed, inputs, trace=healthy.trace)
+    assert sum(p.kind == "precision" for p in loc.parameters) == 2
+    fixed = repair(source, loc)
+    (step,) = fixed.steps
+    assert step.change.startswith("copied the source parameters into all 2 int8 weights")
+    assert fixed.agrees_after
+    assert "DequantizeLinear" not in {n.op_type for n in fixed.model.graph.node}

@@ -158,33 +158,42 @@ def _copy(model: onnx.ModelProto) -> onnx.ModelProto:
     return out
 
 
-def with_source_weight(
-    model: onnx.ModelProto, finding: ParameterFinding, value: np.ndarray
+def with_source_weights(
+    model: onnx.ModelProto, fixes: list[tuple[ParameterFinding, np.ndarray]]
 ) -> onnx.ModelProto:
-    """A copy of ``model`` whose weight ``finding.initializer`` holds ``value``; a weight stored
-    behind DequantizeLinear or Cast becomes a float initializer of that name (the chain's node and
-    its now unread initializers go)."""
+    """A copy of ``model`` whose weights ``finding.initializer`` hold the given values; a weight
+    stored behind DequantizeLinear or Cast becomes a float initializer of that name (the chain's
+    node and its now unread initializers go)."""
     fixed = _copy(model)
-    name = finding.initializer
-    tensor = numpy_helper.from_array(np.asarray(value), name)
-    if not finding.quantization:
-        target = next(t for t in fixed.graph.initializer if t.name == name)
-        target.CopyFrom(tensor)
+    values = {finding.initializer: np.asarray(value) for finding, value in fixes}
+    chained = {f.initializer for f, _ in fixes if f.quantization}
+    for tensor in fixed.graph.initializer:
+        if tensor.name in values and tensor.name not in chained:
+            tensor.CopyFrom(numpy_helper.from_array(values[tensor.name], tensor.name))
+    if not chained:
         return fixed
-    index = next(i for i, n in enumerate(fixed.graph.node) if name in n.output)
-    del fixed.graph.node[index]
+    kept_nodes = [n for n in fixed.graph.node if not set(n.output) & chained]
+    del fixed.graph.node[:]
+    fixed.graph.node.extend(kept_nodes)
     read = {i for n in fixed.graph.node for i in n.input} | {o.name for o in fixed.graph.output}
     kept = [t for t in fixed.graph.initializer if t.name in read]
     del fixed.graph.initializer[:]
-    fixed.graph.initializer.extend([*kept, tensor])
+    fixed.graph.initializer.extend(kept)
+    fixed.graph.initializer.extend(numpy_helper.from_array(values[n], n) for n in sorted(chained))
     return fixed
 
 
-def _source_weight(loc: Localization, finding: ParameterFinding) -> np.ndarray:
-    weights = {w.name: w.array for w in stored_weights(loc.model)}
-    return source_value_for(
-        finding, weights[finding.initializer], loc.trace.parameters, loc.trace.fold_scales()
-    )
+def _source_weights(
+    loc: Localization, findings: list[ParameterFinding]
+) -> list[tuple[ParameterFinding, np.ndarray]]:
+    """Each finding with the value its weight should hold (the source parameter, arranged)."""
+    wanted = {f.initializer for f in findings}
+    weights = {w.name: w.array for w in stored_weights(loc.model) if w.name in wanted}
+    scales = loc.trace.fold_scales()
+    return [
+        (f, source_value_for(f, weights[f.initializer], loc.trace.parameters, scales))
+        for f in findings
+    ]
 
 
 def _weight_stage(finding: ParameterFinding) -> str:
@@ -203,8 +212,16 @@ def _candidates(loc: Localization, index: int) -> Iterator[Candidate]:
     node = model.graph.node[index]
     for p in loc.parameters:  # a narrowed weight is a candidate even when it was asked for
         if (p.faulty or p.kind == "precision") and p.initializer in node.input:
-            fixed = with_source_weight(model, p, _source_weight(loc, p))
+            fixed = with_source_weights(model, _source_weights(loc, [p]))
             yield Candidate(_weight_stage(p), _weight_change(p), fixed)
+            same = [q for q in loc.parameters if is_precision(q) and q.detail == p.detail]
+            if is_precision(p) and len(same) > 1:  # the paper's repair: every narrowed weight
+                fixed = with_source_weights(model, _source_weights(loc, same))
+                change = (
+                    f"copied the source parameters into all {len(same)} {p.detail} weights "
+                    f"(replacing their {p.quantization.get('via', 'narrow storage')})"
+                )
+                yield Candidate("precision", change, fixed)
     for h in loc.hyper:
         if h.node == index and h.diffs:
             fixed = _copy(model)
@@ -353,7 +370,7 @@ def _restore_precision(
     """Copy back narrowed weights nobody asked for, kept when the outputs get no worse."""
     for p in [p for p in current.parameters if p.faulty and is_precision(p)]:
         before = max(current.alignment.output_errors, default=0.0)
-        candidate = with_source_weight(current.model, p, _source_weight(current, p))
+        candidate = with_source_weights(current.model, _source_weights(current, [p]))
         after = _realign(current, candidate)
         if after is None or max(after.output_errors, default=0.0) > before:
             continue

@@ -6,6 +6,12 @@ with (for Conv/Gemm also: whose weight the node's initializer aligned with). Whe
 operators qualify, the one that agrees best is taken, so ambiguity never causes a false alarm.
 Each rule maps ONNX attributes and the source operator's named arguments (defaults filled in) to
 comparable values and knows the ONNX value that would repair a difference.
+
+The arguments are PyTorch's (ATen schema names) or TensorFlow's: the op attributes of the frozen
+graph (NHWC lists), bounds implied by the op (Relu6), its scalar constant operands, and for a
+Keras model the configuration of the layer the op belongs to. A lost bound (a Clip without its
+maximum, a Relu where the source has ReLU6), a changed epsilon and a changed resize mode are
+hyper-parameter faults, not graph faults.
 """
 
 from __future__ import annotations

@@ -21,7 +21,9 @@ from onnx import helper
 from convfail.cli import cli
 from difftest.localize.align import align
 from difftest.localize.pipeline import localize
-from difftest.localize.repair import TARGETED, WORKAROUND, _bypass, repair
+from difftest.localize.repair import repair
+from difftest.localize.repair_candidates import bypass
+from difftest.localize.repair_record import TARGETED, WORKAROUND
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +44,7 @@ def test_no_bypass_is_claimed_for_a_node_the_source_has(norms):
     loc = localize(source, faulty, inputs)
     assert [d.node for d in loc.divergences] == [second]
     # the trap: dropping the second LayerNorm would make the outputs agree ...
-    bypassed = _bypass(faulty, second)
+    bypassed = bypass(faulty, second)
     assert align(bypassed, loc.trace, inputs, loc.expected, loc.tolerance).outputs_agree
     # ... but the source has both LayerNorms, so that is no repair of this model
     result = repair(source, loc, held_out=source.make_inputs(7, 2))

@@ -3,7 +3,8 @@ exactly what was done.
 
 A greedy loop in the spirit of Louloudakis et al., but each candidate is checked against the
 source values it should reproduce (the node's output must align again), not against the order
-of layers. *Targeted* repairs change the converted model itself, for the first divergent node:
+of layers. *Targeted* repairs change the converted model itself, for the first divergent node
+(the candidates of :mod:`.repair_candidates`; the record of :mod:`.repair_record`):
 
 1. parameters / precision: copy the source parameter back (re-folded for BatchNorm-folded
    weights; a weight stored narrow behind DequantizeLinear or Cast becomes a float initializer);
@@ -21,249 +22,23 @@ settings that agree) is reported apart and never counts as a repair of the conve
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
-
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper
 
 from difftest.localize.align import Alignment, align
-from difftest.localize.hyperparams import apply_diff
-from difftest.localize.parameters import (
-    ParameterFinding,
-    is_precision,
-    source_value_for,
-    stored_weights,
-)
+from difftest.localize.parameters import is_precision
 from difftest.localize.pipeline import Localization, localize, trace_source
-from difftest.localize.source_ops import computes, is_kind, lacks
+from difftest.localize.repair_candidates import (
+    Candidate,
+    candidates,
+    source_weights,
+    weight_change,
+    with_source_weights,
+)
+from difftest.localize.repair_record import TARGETED, WORKAROUND, RepairResult, RepairStep
+from difftest.localize.source_ops import is_kind
 
-TARGETED, WORKAROUND = "targeted", "workaround"
-
-FAMILIES = [
-    [
-        "Relu",
-        "Sigmoid",
-        "Tanh",
-        "Abs",
-        "Neg",
-        "Exp",
-        "Log",
-        "Sqrt",
-        "Sin",
-        "Cos",
-        "Floor",
-        "Ceil",
-        "Softplus",
-        "Erf",
-        "Reciprocal",
-        "Sign",
-        "Elu",
-        "LeakyRelu",
-        "Identity",
-    ],
-    ["Add", "Sub", "Mul", "Div", "Max", "Min", "Pow"],
-    ["ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin"],
-    ["MaxPool", "AveragePool"],
-    ["Softmax", "LogSoftmax"],
-]
 MAX_ROUNDS = 6
-# attributes that mean the same for every member of a family (kept on a swap)
-SHARED_ATTRIBUTES = {"axis", "axes", "keepdims", "kernel_shape", "strides", "pads", "ceil_mode"}
-
-
-@dataclass
-class RepairStep:
-    """One accepted change: the fault it addresses, what was changed, how it was checked."""
-
-    stage: str  # parameters | precision | hyper-parameters | graph | settings
-    node: str
-    fault: str
-    change: str
-    kind: str  # targeted | workaround
-    verified: str
-    inputs: int
-    held_out: bool | None = None  # also holds on fresh inputs (None: not checked)
-    held_out_inputs: int = 0
-
-
-@dataclass
-class RepairResult:
-    """``model`` is the converted model after the targeted repairs (the input model itself when
-    none was accepted); a workaround model is kept apart in ``workaround``."""
-
-    model: onnx.ModelProto
-    steps: list[RepairStep] = field(default_factory=list)
-    agrees_before: bool = False
-    agrees_after: bool = False
-    output_errors_after: list[float] = field(default_factory=list)
-    held_out_agrees: bool | None = None
-    held_out_inputs: int = 0
-    workaround: onnx.ModelProto | None = None
-    workaround_agrees: bool | None = None
-
-    @property
-    def targeted(self) -> list[RepairStep]:
-        return [s for s in self.steps if s.kind == TARGETED]
-
-    @property
-    def changed(self) -> bool:
-        """Whether the converted model itself was changed."""
-        return bool(self.targeted)
-
-    def summary(self) -> str:
-        """One line: what the targeted repairs achieved, and the workaround apart."""
-        if not self.changed:
-            line = "no targeted repair: the converted model is unchanged"
-        else:
-            verdict = "outputs agree" if self.agrees_after else "outputs still differ"
-            line = f"{len(self.targeted)} targeted repair(s), {verdict}"
-            if self.held_out_agrees is not None:
-                held = "agree" if self.held_out_agrees else "DIFFER"
-                line += f"; on {self.held_out_inputs} fresh input(s) they {held}"
-        if self.workaround is not None:
-            how = "agrees" if self.workaround_agrees else "still differs"
-            line += f"; workaround (not a repair of this model): a re-conversion that {how}"
-        return line
-
-    def to_dict(self) -> dict:
-        return {
-            "agrees_before": self.agrees_before,
-            "agrees_after": self.agrees_after,
-            "changed": self.changed,
-            "targeted_steps": len(self.targeted),
-            "summary": self.summary(),
-            "held_out_agrees": self.held_out_agrees,
-            "held_out_inputs": self.held_out_inputs,
-            "workaround_agrees": self.workaround_agrees,
-            "steps": [asdict(s) for s in self.steps],
-            "output_errors_after": [
-                e if np.isfinite(e) else "inf" for e in self.output_errors_after
-            ],
-        }
-
-
-@dataclass
-class Candidate:
-    stage: str
-    change: str
-    model: onnx.ModelProto
-    expect_op: str | None = None  # a swap: the node's output must match a source value of it
-
-
-def _copy(model: onnx.ModelProto) -> onnx.ModelProto:
-    out = onnx.ModelProto()
-    out.CopyFrom(model)
-    return out
-
-
-def with_source_weights(
-    model: onnx.ModelProto, fixes: list[tuple[ParameterFinding, np.ndarray]]
-) -> onnx.ModelProto:
-    """A copy of ``model`` whose weights ``finding.initializer`` hold the given values; a weight
-    stored behind DequantizeLinear or Cast becomes a float initializer of that name (the chain's
-    node and its now unread initializers go)."""
-    fixed = _copy(model)
-    values = {finding.initializer: np.asarray(value) for finding, value in fixes}
-    chained = {f.initializer for f, _ in fixes if f.quantization}
-    for tensor in fixed.graph.initializer:
-        if tensor.name in values and tensor.name not in chained:
-            tensor.CopyFrom(numpy_helper.from_array(values[tensor.name], tensor.name))
-    if not chained:
-        return fixed
-    kept_nodes = [n for n in fixed.graph.node if not set(n.output) & chained]
-    del fixed.graph.node[:]
-    fixed.graph.node.extend(kept_nodes)
-    read = {i for n in fixed.graph.node for i in n.input} | {o.name for o in fixed.graph.output}
-    kept = [t for t in fixed.graph.initializer if t.name in read]
-    del fixed.graph.initializer[:]
-    fixed.graph.initializer.extend(kept)
-    fixed.graph.initializer.extend(numpy_helper.from_array(values[n], n) for n in sorted(chained))
-    return fixed
-
-
-def _source_weights(
-    loc: Localization, findings: list[ParameterFinding]
-) -> list[tuple[ParameterFinding, np.ndarray]]:
-    """Each finding with the value its weight should hold (the source parameter, arranged)."""
-    wanted = {f.initializer for f in findings}
-    weights = {w.name: w.array for w in stored_weights(loc.model) if w.name in wanted}
-    scales = loc.trace.fold_scales()
-    return [
-        (f, source_value_for(f, weights[f.initializer], loc.trace.parameters, scales))
-        for f in findings
-    ]
-
-
-def _weight_stage(finding: ParameterFinding) -> str:
-    return "precision" if is_precision(finding) else "parameters"
-
-
-def _weight_change(finding: ParameterFinding) -> str:
-    into = finding.initializer
-    if finding.quantization:
-        into += f" (replacing the {finding.quantization['via']} of {finding.dtype} values)"
-    return f"copied source parameter {finding.source} into {into}"
-
-
-def _candidates(loc: Localization, index: int) -> Iterator[Candidate]:
-    model = loc.model
-    node = model.graph.node[index]
-    for p in loc.parameters:  # a narrowed weight is a candidate even when it was asked for
-        if (p.faulty or p.kind == "precision") and p.initializer in node.input:
-            fixed = with_source_weights(model, _source_weights(loc, [p]))
-            yield Candidate(_weight_stage(p), _weight_change(p), fixed)
-            same = [q for q in loc.parameters if is_precision(q) and q.detail == p.detail]
-            if is_precision(p) and len(same) > 1:  # the paper's repair: every narrowed weight
-                fixed = with_source_weights(model, _source_weights(loc, same))
-                change = (
-                    f"copied the source parameters into all {len(same)} {p.detail} weights "
-                    f"(replacing their {p.quantization.get('via', 'narrow storage')})"
-                )
-                yield Candidate("precision", change, fixed)
-    for h in loc.hyper:
-        if h.node == index and h.diffs:
-            fixed = _copy(model)
-            for d in h.diffs:
-                apply_diff(fixed, h, d)
-            change = ", ".join(
-                f"{d.attribute}: {d.onnx_value} -> {d.source_value}" for d in h.diffs
-            )
-            yield Candidate("hyper-parameters", change, fixed)
-    live = [i for i in node.input if i in loc.alignment.values]
-    out = loc.alignment.values.get(node.output[0])
-    if len(live) == 1 and out is not None and loc.alignment.values[live[0]].shape == out.shape:
-        why = lacks(loc.trace, model, node.op_type)
-        if why:
-            yield Candidate("graph", f"bypassed {node.op_type} ({why})", _bypass(model, index))
-    for family in FAMILIES:
-        if node.op_type in family:
-            for op in family:
-                if op != node.op_type and op != "Identity" and computes(loc.trace, op):
-                    fixed = _copy(model)
-                    target = fixed.graph.node[index]
-                    target.op_type = op
-                    for attribute in list(target.attribute):
-                        if attribute.name not in SHARED_ATTRIBUTES:
-                            target.attribute.remove(attribute)
-                    yield Candidate("graph", f"operator {node.op_type} -> {op}", fixed, op)
-
-
-def _bypass(model: onnx.ModelProto, index: int) -> onnx.ModelProto:
-    fixed = _copy(model)
-    node = fixed.graph.node[index]
-    source_name, target_name = node.input[0], node.output[0]
-    outputs = {o.name for o in fixed.graph.output}
-    if target_name in outputs:
-        node.CopyFrom(helper.make_node("Identity", [source_name], [target_name], name=node.name))
-        return fixed
-    for other in fixed.graph.node:
-        for k, name in enumerate(other.input):
-            if name == target_name:
-                other.input[k] = source_name
-    del fixed.graph.node[index]
-    return fixed
 
 
 def _realign(loc: Localization, model: onnx.ModelProto) -> Alignment | None:
@@ -370,7 +145,7 @@ def _restore_precision(
     """Copy back narrowed weights nobody asked for, kept when the outputs get no worse."""
     for p in [p for p in current.parameters if p.faulty and is_precision(p)]:
         before = max(current.alignment.output_errors, default=0.0)
-        candidate = with_source_weights(current.model, _source_weights(current, [p]))
+        candidate = with_source_weights(current.model, source_weights(current, [p]))
         after = _realign(current, candidate)
         if after is None or max(after.output_errors, default=0.0) > before:
             continue
@@ -385,7 +160,7 @@ def _restore_precision(
             "precision",
             p.initializer,
             fault,
-            _weight_change(p),
+            weight_change(p),
             TARGETED,
             verified,
             len(current.samples),
@@ -419,7 +194,7 @@ def repair(
         index = divergence.node
         output = current.model.graph.node[index].output[0]
         best = None
-        for candidate in _candidates(current, index):
+        for candidate in candidates(current, index):
             scored = _score(current, candidate, output)
             if scored is not None and (best is None or scored[0] < best[0]):
                 best = (scored[0], candidate, scored[1])

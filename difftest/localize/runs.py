@@ -22,7 +22,8 @@ from convfail.paths import localize_cache_dir
 from convfail.verdicts import DEFAULT, parse_policy
 from difftest.localize.inputs import Case, from_campaign, from_files
 from difftest.localize.pipeline import Localization, localize
-from difftest.localize.repair import RepairResult, repair
+from difftest.localize.repair import repair
+from difftest.localize.repair_record import RepairResult
 from difftest.localize.report import to_json, write_report, write_reproducer_for
 from difftest.localize.settings import run_model, try_settings
 from difftest.localize.tolerance import Tolerance

@@ -60,6 +60,8 @@ SHARED_ATTRIBUTES = {"axis", "axes", "keepdims", "kernel_shape", "strides", "pad
 
 @dataclass
 class Candidate:
+    """One changed copy of the model, the stage it belongs to and the change in words."""
+
     stage: str
     change: str
     model: onnx.ModelProto
@@ -115,6 +117,7 @@ def _weight_stage(finding: ParameterFinding) -> str:
 
 
 def weight_change(finding: ParameterFinding) -> str:
+    """The change of copying a source parameter back, in words."""
     into = finding.initializer
     if finding.quantization:
         into += f" (replacing the {finding.quantization['via']} of {finding.dtype} values)"
@@ -122,6 +125,7 @@ def weight_change(finding: ParameterFinding) -> str:
 
 
 def candidates(loc: Localization, index: int) -> Iterator[Candidate]:
+    """Every candidate repair of node ``index`` of ``loc.model``, in the order above."""
     model = loc.model
     node = model.graph.node[index]
     for p in loc.parameters:  # a narrowed weight is a candidate even when it was asked for
@@ -165,6 +169,7 @@ def candidates(loc: Localization, index: int) -> Iterator[Candidate]:
 
 
 def bypass(model: onnx.ModelProto, index: int) -> onnx.ModelProto:
+    """A copy of ``model`` without node ``index``: its consumers read its first input instead."""
     fixed = _copy(model)
     node = fixed.graph.node[index]
     source_name, target_name = node.input[0], node.output[0]

@@ -20,6 +20,7 @@ import onnx
 from convfail.errors import ConvfailError
 from convfail.paths import localize_cache_dir
 from convfail.verdicts import DEFAULT, parse_policy
+from difftest.localize.conversion_path import PathCheck, check_path, localize_path, predict
 from difftest.localize.inputs import Case, from_campaign, from_files
 from difftest.localize.pipeline import Localization, localize
 from difftest.localize.repair import repair
@@ -28,6 +29,11 @@ from difftest.localize.report import to_json, write_report, write_reproducer_for
 from difftest.localize.settings import run_model, try_settings
 from difftest.localize.tolerance import Tolerance
 from difftest.localize.verdict import policy_verdict
+from difftest.matrix.hops import Artifact
+from difftest.matrix.images import load_split
+from difftest.matrix.labels import top1_discrepancy_pct
+from difftest.matrix.paths import make_path
+from difftest.matrix.sources import input_size, source_artifact
 
 REPAIRED_FILE = "repaired.onnx"
 RECONVERTED_FILE = "reconverted.onnx"  # a workaround: the source converted again, other settings
@@ -200,7 +206,7 @@ class PathRun:
     report: dict
     paths: dict[str, Path]
     directory: Path
-    check: object  # conversion_path.PathCheck
+    check: PathCheck
     repair: RepairResult
 
 
@@ -215,14 +221,6 @@ def localize_path_and_report(
     """Convert ``model`` from ``framework`` along ``hops``, name the hop where the difference
     starts, localize and repair the final ONNX model, and measure the label discrepancy on
     held-out digits before and after the repair."""
-    # the matrix pulls the frameworks, LiteRT and the image set: imported when a path is run
-    from difftest.localize.conversion_path import check_path, localize_path, predict
-    from difftest.matrix.hops import Artifact
-    from difftest.matrix.images import load_split
-    from difftest.matrix.labels import top1_discrepancy_pct
-    from difftest.matrix.paths import make_path
-    from difftest.matrix.sources import input_size, source_artifact
-
     path = make_path(framework, hops)
     if path.target != "onnx":
         raise ConvfailError(

@@ -40,7 +40,7 @@ class HopCheck:
     tool: str
     framework: str
     asked: str  # precision the hop was asked for
-    observed: dict  # what the converted file holds (tensor dtypes), when the hop says
+    observed: dict  # what the hop's own file holds (tensor dtypes), when the hop says
     scaled_error: float
     max_abs_diff: float
     discrepancy_pct: float  # images whose top-1 label differs from the source's
@@ -100,8 +100,9 @@ def check_path(
     reference = predict(source, images_nchw)
     artifact, artifacts, checks = source, [source], []
     for hop in path.steps():
-        artifact = hop.convert(artifact, workdir)
+        before, artifact = artifact, hop.convert(artifact, workdir)
         artifacts.append(artifact)
+        observed = dict(artifact.info) if artifact.info != before.info else {}
         logits = predict(artifact, images_nchw)
         error = tolerance.scaled_error(reference, logits)
         checks.append(
@@ -110,7 +111,7 @@ def check_path(
                 hop.tool,
                 artifact.framework,
                 hop.precision,
-                dict(artifact.info),
+                observed,
                 float(error),
                 float(np.abs(logits - reference).max()),
                 top1_discrepancy_pct(reference, logits),

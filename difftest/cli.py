@@ -51,6 +51,11 @@ LAZY_COMMANDS = {
         "Find where a converted model starts to differ, and why.",
     ),
     "repair": (LOCALIZE_CLI, "repair_command", "Localize, then fix the converted model."),
+    "localize-path": (
+        LOCALIZE_CLI,
+        "localize_path_command",
+        "Find the hop of a conversion path that introduces a difference; localize, repair.",
+    ),
     "localize-known": (
         LOCALIZE_CLI,
         "localize_known_command",

@@ -35,6 +35,48 @@ class Small(nn.Module):
         )
 
 
+class Norms(nn.Module):
+    """Two LayerNorms in a row: bypassing the second one barely changes the output, the trap a
+    repair must not fall into when the source has both."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.fc = nn.Linear(8, 8)
+        self.first = nn.LayerNorm(8)
+        self.second = nn.LayerNorm(8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.second(self.first(self.fc(x)))
+
+
+class Upsampler(nn.Module):
+    """Conv + ReLU6 (a Clip with both bounds), bilinear upsampling, LayerNorm over channels
+    last, a Linear head: one node for each hyper-parameter a converter can lose."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.relu6 = nn.ReLU6()
+        self.norm = nn.LayerNorm(8)
+        self.fc = nn.Linear(4 * 8 * 8, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.relu6(self.conv(x) * 20.0)
+        y = F.interpolate(y, scale_factor=2, mode="bilinear", align_corners=False)
+        y = self.norm(y)
+        return self.fc(torch.flatten(y, 1))
+
+
+def norms_source():
+    return _torch_model(Norms().eval(), [InputSpec("x", (2, 4, 8))], {})
+
+
+def upsampler_source():
+    return _torch_model(Upsampler().eval(), [InputSpec("x", (2, 3, 4, 4))], {})
+
+
 def small_source():
     return _torch_model(Small().eval(), [InputSpec("x", (2, 3, 6, 6))], {})
 

@@ -17,8 +17,8 @@ from difftest.localize.known_faults import write_known_faults
 from difftest.localize.runs import (
     CaseRequest,
     Progress,
-    Run,
     localize_and_report,
+    localize_path_and_report,
     repair_and_report,
 )
 from difftest.localize.tolerance import RTOL
@@ -137,25 +137,32 @@ def localize_command(request: CaseRequest, settings: bool) -> None:
 def repair_command(request: CaseRequest) -> None:
     """Localize, apply the fixes the stages suggest, verify, and save the repaired model.
 
-    Fixes: copy source weights back (re-folded where BatchNorm was folded), set attributes to
-    the source operator's values, bypass or swap a wrong node, or, as a last resort, re-convert
-    with settings that agree. Each fix is kept only if it verifiably reduces the divergence.
-    Writes repaired.onnx beside the report.
+    Targeted fixes: copy source weights back (re-folded where BatchNorm was folded; quantized
+    weights become float initializers), set attributes to the source operator's values, bypass
+    a node the source lacks or swap an operator for the one the source computes. Each is kept
+    only if it verifiably reduces the divergence, and is checked on fresh inputs. Writes
+    repaired.onnx only when the model changed; a re-conversion with settings that agree is a
+    workaround, reported apart and written as reconverted.onnx.
     """
     run = repair_and_report(request, _bar("localizing"))
     _echo_summary(run.report)
-    click.echo(
-        f"  repaired model ({_repair_verdict(run)}, {len(run.repair.steps)} change(s)): "
-        f"{run.repaired_path}"
-    )
+    click.echo(f"  repair: {run.repair.summary()}")
+    for step in run.repair.steps:
+        held = ""
+        if step.held_out is not None:
+            outcome = "holds" if step.held_out else "FAILS"
+            held = f"; on {step.held_out_inputs} fresh input(s): {outcome}"
+        click.echo(
+            f"  [{step.kind}] {step.stage} {step.node}: {step.change} - verified: {step.verified}"
+            f"{held}"
+        )
+    if run.repaired_path is not None:
+        click.echo(f"  repaired model: {run.repaired_path}")
+    else:
+        click.echo("  nothing changed: no repaired model written")
+    if run.reconverted_path is not None:
+        click.echo(f"  re-converted model (workaround): {run.reconverted_path}")
     click.echo(f"  report: {run.paths['markdown']}")
-
-
-def _repair_verdict(run: Run) -> str:
-    verdict = "agrees" if run.repair.agrees_after else "still differs"
-    if run.held_out is False:
-        verdict += ", but NOT on held-out inputs: the fix only fits the inputs it was chosen on"
-    return verdict
 
 
 def _echo_summary(report: dict) -> None:
@@ -177,6 +184,55 @@ def _echo_summary(report: dict) -> None:
     agreeing = [s["settings"] for s in report["settings"] if s["outcome"] == "agrees"]
     if report["settings"]:
         click.echo(f"  settings that agree: {agreeing or 'none'}")
+
+
+@click.command("localize-path")
+@click.option("--model", default="tiny", show_default=True, help="Matrix model (tiny: untrained).")
+@click.option(
+    "--from",
+    "framework",
+    type=click.Choice(["keras", "torch"]),
+    default="keras",
+    show_default=True,
+    help="Source framework.",
+)
+@click.option(
+    "--hops",
+    default="tflite-dynamic-int8,tflite-tf2onnx",
+    show_default=True,
+    help="Comma-separated hops of the path; the last must produce ONNX.",
+)
+@click.option("--images", default=256, show_default=True, help="Held-out digits for labels.")
+@click.option("--inputs", "n_inputs", default=2, show_default=True, help="Inputs to localize on.")
+@click.option("--out", type=click.Path(path_type=Path), help="Report folder.")
+def localize_path_command(
+    model: str, framework: str, hops: str, images: int, n_inputs: int, out: Path | None
+) -> None:
+    """Convert a matrix model along a path, name the hop where the difference starts, then
+    localize and repair the final ONNX model (e.g. the paper's Keras -> TFLite int8 -> ONNX).
+
+    \b
+    Example:
+      convfail difftest localize-path --model tiny --hops tflite-dynamic-int8,tflite-tf2onnx
+    """
+    run = localize_path_and_report(
+        model, framework, [h for h in hops.split(",") if h], images, n_inputs, out
+    )
+    click.echo(run.report["path"]["summary"])
+    for d in run.report["first_divergent"][:3]:
+        click.echo(
+            f"  first divergent node {d['name']} ({d['op_type']}): {d['cause']} - {d['detail']}"
+        )
+    click.echo(f"  repair: {run.repair.summary()}")
+    for step in run.repair.steps:
+        click.echo(f"  [{step.kind}] {step.stage}: {step.change} - verified: {step.verified}")
+    labels = run.report["labels"]
+    after = f"{labels['after_pct']:.1f} %" if "after_pct" in labels else "no repaired model"
+    click.echo(
+        f"  top-1 discrepancy on {labels['images']} held-out digits: "
+        f"{labels['before_pct']:.1f} % before, {after} after"
+    )
+    click.echo(f"  report: {run.paths['markdown']}")
 
 
 @click.command("localize-known")

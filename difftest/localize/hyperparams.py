@@ -6,6 +6,12 @@ with (for Conv/Gemm also: whose weight the node's initializer aligned with). Whe
 operators qualify, the one that agrees best is taken, so ambiguity never causes a false alarm.
 Each rule maps ONNX attributes and the source operator's named arguments (defaults filled in) to
 comparable values and knows the ONNX value that would repair a difference.
+
+The arguments are PyTorch's (ATen schema names) or TensorFlow's: the op attributes of the frozen
+graph (NHWC lists), bounds implied by the op (Relu6), its scalar constant operands, and for a
+Keras model the configuration of the layer the op belongs to. A lost bound (a Clip without its
+maximum, a Relu where the source has ReLU6), a changed epsilon and a changed resize mode are
+hyper-parameter faults, not graph faults.
 """
 
 from __future__ import annotations
@@ -67,12 +73,20 @@ def _pair(value, n: int = 2) -> list[int]:
     return value * n if len(value) == 1 else value
 
 
-def _conv(node, attrs, args, rank, init) -> list[AttributeDiff]:
+def _tf_pair(value) -> list[int] | None:
+    """The spatial part of a TF NHWC list attribute ([1, s, s, 1] -> [s, s])."""
+    return list(value[1:-1]) if isinstance(value, list) and len(value) == 4 else None
+
+
+def _conv(node, attrs, args, rank, init, source_op) -> list[AttributeDiff]:
     k = len(attrs.get("kernel_shape", [])) or 2
-    padding = args.get("padding", [0] * k)
-    if isinstance(padding, str):
-        return []
-    pads = _pair(padding, k)
+    if "padding" in args and isinstance(args["padding"], str):  # TensorFlow: NHWC lists
+        rules = [
+            ("strides", attrs.get("strides", [1] * k), _tf_pair(args.get("strides"))),
+            ("dilations", attrs.get("dilations", [1] * k), _tf_pair(args.get("dilations"))),
+        ]
+        return [AttributeDiff(n, list(o), s, s) for n, o, s in rules if s is not None]
+    pads = _pair(args.get("padding", [0] * k), k)
     rules = [
         ("strides", attrs.get("strides", [1] * k), _pair(args.get("stride"), k)),
         ("pads", attrs.get("pads", [0] * 2 * k), pads + pads),
@@ -82,7 +96,13 @@ def _conv(node, attrs, args, rank, init) -> list[AttributeDiff]:
     return [AttributeDiff(n, list(o) if isinstance(o, list) else o, s, s) for n, o, s in rules]
 
 
-def _pool(node, attrs, args, rank, init) -> list[AttributeDiff]:
+def _pool(node, attrs, args, rank, init, source_op) -> list[AttributeDiff]:
+    if "ksize" in args:  # TensorFlow: NHWC lists, padding by name
+        rules = [
+            ("kernel_shape", attrs.get("kernel_shape"), _tf_pair(args.get("ksize"))),
+            ("strides", attrs.get("strides", [1, 1]), _tf_pair(args.get("strides"))),
+        ]
+        return [AttributeDiff(n, o, s, s) for n, o, s in rules if s is not None]
     kernel = _pair(args.get("kernel_size"))
     stride = args.get("stride") or kernel
     pads = _pair(args.get("padding", 0))
@@ -102,62 +122,145 @@ def _pool(node, attrs, args, rank, init) -> list[AttributeDiff]:
     return [AttributeDiff(n, o, s, s) for n, o, s in rules]
 
 
-def _scalar(name: str, arg: str, default: float) -> Callable:
-    def rule(node, attrs, args, rank, init) -> list[AttributeDiff]:
-        source = float(args.get(arg, default))
+def _scalar(name: str, args_names: tuple[str, ...], default: float) -> Callable:
+    """An ONNX float attribute against the first source argument (or Keras layer config entry)
+    of the given names that is present."""
+
+    def rule(node, attrs, args, rank, init, source_op) -> list[AttributeDiff]:
+        layer = args.get("layer") or {}
+        found = [args[a] for a in args_names if args.get(a) is not None]
+        found += [layer[a] for a in args_names if isinstance(layer.get(a), int | float)]
+        source = float(found[0]) if found else default
         return [AttributeDiff(name, float(attrs.get(name, default)), source, source)]
 
     return rule
 
 
-def _axis(node, attrs, args, rank, init) -> list[AttributeDiff]:
+def _axis(node, attrs, args, rank, init, source_op) -> list[AttributeDiff]:
     dim = args.get("dim", -1)
     onnx_axis = attrs.get("axis", -1)
     return [AttributeDiff("axis", onnx_axis % rank, dim % rank, dim % rank)]
 
 
-def _clip(node, attrs, args, rank, init) -> list[AttributeDiff]:
+IMPLIED_BOUNDS = {"relu6": {"min": 0.0, "max": 6.0}, "Relu6": {"min": 0.0, "max": 6.0}}
+
+
+def _bound(node, position: int, init) -> float | None:
+    """A Clip bound: the value of its input at ``position``, None when the input is absent."""
+    if len(node.input) <= position or not node.input[position]:
+        return None
+    value = init.get(node.input[position])
+    return None if value is None else float(np.asarray(value).ravel()[0])
+
+
+def _clip(node, attrs, args, rank, init, source_op) -> list[AttributeDiff]:
+    """Clip bounds (inputs 1 and 2) against the source's; a Relu is a Clip without a maximum.
+    A bound the ONNX node lacks (``None``) where the source has one is a difference."""
     out = []
+    args = {**IMPLIED_BOUNDS.get(source_op, {}), **args}
     for position, name, keys in ((1, "min", ("min", "min_val")), (2, "max", ("max", "max_val"))):
         source = next((args[k] for k in keys if args.get(k) is not None), None)
-        if source is None or len(node.input) <= position or node.input[position] not in init:
+        if source is None:
             continue
-        onnx_value = float(init[node.input[position]])
+        if node.op_type == "Relu":
+            onnx_value = 0.0 if name == "min" else None
+        else:
+            if (
+                len(node.input) > position
+                and node.input[position]
+                and (node.input[position] not in init)
+            ):
+                continue  # a computed bound: not comparable
+            onnx_value = _bound(node, position, init)
         out.append(AttributeDiff(f"input:{name}", onnx_value, float(source), float(source)))
     return out
 
 
-def _resize(node, attrs, args, rank, init) -> list[AttributeDiff]:
+# source resize operators -> the ONNX mode they compute
+RESIZE_MODES = {
+    "upsample_nearest2d": "nearest",
+    "upsample_nearest1d": "nearest",
+    "upsample_bilinear2d": "linear",
+    "upsample_linear1d": "linear",
+    "upsample_trilinear3d": "linear",
+    "upsample_bicubic2d": "cubic",
+    "ResizeNearestNeighbor": "nearest",
+    "ResizeBilinear": "linear",
+    "ResizeBicubic": "cubic",
+}
+KERAS_INTERPOLATION = {"nearest": "nearest", "bilinear": "linear", "bicubic": "cubic"}
+
+
+def _resize(node, attrs, args, rank, init, source_op) -> list[AttributeDiff]:
     mode = attrs.get("mode", b"nearest")
     mode = mode.decode() if isinstance(mode, bytes) else mode
-    wanted = "nearest"
+    layer = args.get("layer") or {}
+    wanted = KERAS_INTERPOLATION.get(layer.get("interpolation"), RESIZE_MODES.get(source_op))
     return [AttributeDiff("mode", mode, wanted, wanted.encode())]
 
 
-def _gelu(node, attrs, args, rank, init) -> list[AttributeDiff]:
+def _gelu(node, attrs, args, rank, init, source_op) -> list[AttributeDiff]:
     onnx_value = attrs.get("approximate", b"none")
     onnx_value = onnx_value.decode() if isinstance(onnx_value, bytes) else onnx_value
     source = args.get("approximate", "none")
     return [AttributeDiff("approximate", onnx_value, source, source.encode())]
 
 
-# ONNX op -> (source operator names, rule)
+def _operand(node, attrs, args, rank, init, source_op) -> list[AttributeDiff]:
+    """A scalar constant operand (an epsilon added, a factor multiplied) against the source
+    operator's scalar operand; named after the Keras layer config entry it equals, if any."""
+    ours = [
+        (k, float(np.asarray(init[n]).ravel()[0])) for k, n in enumerate(node.input) if n in init
+    ]
+    theirs = [float(args["other"])] if isinstance(args.get("other"), int | float) else []
+    theirs += args.get("consts", [])
+    if len(ours) != 1 or len(theirs) != 1:
+        return []
+    position, value = ours[0]
+    source = theirs[0]
+    layer = args.get("layer") or {}
+    named = next(
+        (
+            f"{k} ({layer['name']})"
+            for k, v in layer.items()
+            if isinstance(v, float) and abs(v - source) <= 1e-6 * max(1.0, abs(source))
+        ),
+        "operand",
+    )
+    return [AttributeDiff(f"input:{position}:{named}", value, source, source)]
+
+
+# ONNX op -> (source operator names, rule); the rule reads the source operator's arguments
 RULES: dict[str, tuple[set[str], Callable]] = {
-    "Conv": ({"conv2d", "conv1d", "convolution", "_convolution"}, _conv),
-    "MaxPool": ({"max_pool2d", "max_pool2d_with_indices"}, _pool),
+    "Conv": (
+        {"conv2d", "conv1d", "convolution", "_convolution", "Conv2D", "DepthwiseConv2dNative"},
+        _conv,
+    ),
+    "MaxPool": ({"max_pool2d", "max_pool2d_with_indices", "MaxPool"}, _pool),
     "AveragePool": ({"avg_pool2d"}, _pool),
-    "LeakyRelu": ({"leaky_relu"}, _scalar("alpha", "negative_slope", 0.01)),
-    "Elu": ({"elu"}, _scalar("alpha", "alpha", 1.0)),
+    "LeakyRelu": ({"leaky_relu", "LeakyRelu"}, _scalar("alpha", ("negative_slope", "alpha"), 0.01)),
+    "Elu": ({"elu"}, _scalar("alpha", ("alpha",), 1.0)),
     "Softmax": ({"softmax", "_softmax"}, _axis),
     "LogSoftmax": ({"log_softmax", "_log_softmax"}, _axis),
-    "Clip": ({"clamp", "hardtanh", "clip"}, _clip),
-    "Resize": ({"upsample_nearest2d"}, _resize),
+    "Clip": ({"clamp", "hardtanh", "clip", "relu6", "Relu6"}, _clip),
+    "Relu": ({"clamp", "hardtanh", "relu", "relu6", "Relu6", "Relu"}, _clip),
+    "Resize": (set(RESIZE_MODES), _resize),
     "Gelu": ({"gelu"}, _gelu),
     "BatchNormalization": (
         {"batch_norm", "_native_batch_norm_legit_no_training"},
-        _scalar("epsilon", "eps", 1e-5),
+        _scalar("epsilon", ("eps",), 1e-5),
     ),
+    "LayerNormalization": (
+        {"layer_norm", "native_layer_norm"},
+        _scalar("epsilon", ("eps", "epsilon"), 1e-5),
+    ),
+    **{
+        op: ({"add", "sub", "mul", "div", "pow", "AddV2", "Sub", "Mul", "RealDiv", "Pow"}, _operand)
+        for op in ("Add", "Sub", "Mul", "Div", "Pow")
+    },
 }
+# rules compared only where the node's output diverges (elsewhere a mismatch is a decomposition)
+WHERE_DIVERGING = {"Add", "Sub", "Mul", "Div", "Pow"}
 
 
 def _counterparts(
@@ -205,12 +308,14 @@ def compare_hyperparameters(
             continue
         kinds, rule = RULES[node.op_type]
         out = alignment.values.get(node.output[0])
+        if node.op_type in WHERE_DIVERGING and (out is None or out.matched):
+            continue
         rank = len(out.shape) - 1 if out is not None else 4
         best = None
         for source in _counterparts(node, alignment, trace, param_source, kinds):
             diffs = [
                 d
-                for d in rule(node, _attrs(node), source.args, rank, init)
+                for d in rule(node, _attrs(node), source.args, rank, init, source.op)
                 if not _equal(d.onnx_value, d.source_value)
             ]
             if best is None or len(diffs) < len(best.diffs):
@@ -229,25 +334,45 @@ def _equal(a, b) -> bool:
 
 
 def apply_diff(model: onnx.ModelProto, finding: HyperFinding, diff: AttributeDiff) -> None:
-    """Set the ONNX attribute (or scalar initializer input) to the repaired value, in place."""
+    """Set the ONNX attribute (or constant input) to the repaired value, in place. A constant
+    input gets a new initializer of its own (the old one may be shared with other nodes); a Relu
+    given a maximum becomes a Clip from 0."""
     node = model.graph.node[finding.node]
     if diff.attribute.startswith("input:"):
-        position = 1 if diff.attribute == "input:min" else 2
-        name = node.input[position]
-        for tensor in model.graph.initializer:
-            if tensor.name == name:
-                old = numpy_helper.to_array(tensor)
-                tensor.CopyFrom(numpy_helper.from_array(np.asarray(diff.repair, old.dtype), name))
-                return
-        for other in model.graph.node:
-            if other.op_type == "Constant" and other.output[0] == name:
-                old = numpy_helper.to_array(other.attribute[0].t)
-                other.attribute[0].t.CopyFrom(
-                    numpy_helper.from_array(np.asarray(diff.repair, old.dtype), name)
-                )
-                return
+        part = diff.attribute.split(":")[1]
+        position = {"min": 1, "max": 2}[part] if part in ("min", "max") else int(part)
+        if node.op_type == "Relu":
+            node.op_type = "Clip"
+            node.input.append(_constant(model, node, "min", 0.0, np.float32))
+        while len(node.input) <= position:
+            node.input.append("")
+        dtype = _input_dtype(model, node.input[position])
+        node.input[position] = _constant(model, node, part, diff.repair, dtype)
         return
     for attribute in list(node.attribute):
         if attribute.name == diff.attribute:
             node.attribute.remove(attribute)
     node.attribute.append(helper.make_attribute(diff.attribute, diff.repair))
+
+
+def _input_dtype(model: onnx.ModelProto, name: str) -> np.dtype:
+    for tensor in model.graph.initializer:
+        if tensor.name == name:
+            return numpy_helper.to_array(tensor).dtype
+    for other in model.graph.node:
+        if other.op_type == "Constant" and other.output and other.output[0] == name:
+            return numpy_helper.to_array(other.attribute[0].t).dtype
+    return np.dtype(np.float32)
+
+
+def _constant(model: onnx.ModelProto, node: onnx.NodeProto, part: str, value, dtype) -> str:
+    """A new scalar initializer holding ``value``, named after the node; returns its name."""
+    taken = {t.name for t in model.graph.initializer} | {
+        o for n in model.graph.node for o in n.output
+    }
+    base = f"{node.name or node.output[0]}_repaired_{part}"
+    name, k = base, 1
+    while name in taken:
+        name, k = f"{base}_{k}", k + 1
+    model.graph.initializer.append(numpy_helper.from_array(np.asarray(value, dtype), name))
+    return name

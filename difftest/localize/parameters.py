@@ -12,13 +12,17 @@ it best, trying every axis permutation that gives the initializer's shape:
   through a narrower type. *Intended* when the user asked for that precision;
 - ``altered``: strongly correlated (cosine >= 0.9) but neither of the above: a parameter fault.
 
+Stored weights are also found behind a ``DequantizeLinear`` (int8/uint8 initializers with a
+per-tensor or per-channel scale, as tf2onnx writes a TFLite model's dynamic-range weights) or a
+``Cast`` of a float16/bfloat16 initializer: the value the consuming node sees is paired, and the
+finding keeps how it was stored (:class:`StoredWeight.quantization`: levels, scales, axis).
 Initializers that pair with nothing (folded biases, shape constants) are not reported.
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import onnx
@@ -42,6 +46,8 @@ class ParameterFinding:
     permutation: list[int]
     detail: str = ""
     intended: bool = False
+    folded: bool = False  # the source parameter was scaled per channel (BatchNorm folded in)
+    quantization: dict = field(default_factory=dict)  # how the value is stored (see StoredWeight)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -94,34 +100,49 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / denominator) if denominator else 0.0
 
 
+LOOSE = {"float16": 2e-3, "bfloat16": 1e-2, "int8": 5e-2}
+
+
 def classify(
     init: np.ndarray,
     src: np.ndarray,
     tolerance: Tolerance,
     foldable: bool = True,
     fold_scale: np.ndarray | None = None,
+    stored: str = "",
 ) -> tuple[str, float, int, str] | None:
-    """(kind, max abs diff, changed elements, detail) of ``init`` against an aligned ``src``."""
+    """(kind, max abs diff, changed elements, detail) of ``init`` against an aligned ``src``.
+    ``stored`` names the narrow format the value is known to be stored in (int8 behind a
+    DequantizeLinear, float16 behind a Cast); otherwise it is guessed from the values. A folded
+    value's detail starts with ``folded``."""
     diff = np.abs(init.astype(np.float64) - src.astype(np.float64))
+    narrow = stored or (_narrow_format(init) if diff.max(initial=0) > 0 else "")
+    if narrow and not stored and _narrow_format(src):
+        narrow = ""
     if scaled_error(src, init, tolerance.relative) <= 1.0:
-        narrow = _narrow_format(init) if diff.max(initial=0) > 0 else ""
-        if narrow and not _narrow_format(src):
+        if narrow and diff.max(initial=0) > 0:
             return "precision", float(diff.max()), int(np.count_nonzero(diff)), narrow
         return "copied", float(diff.max(initial=0)), 0, ""
-    narrow = _narrow_format(init)
-    if narrow and not _narrow_format(src):
-        loose = {"float16": 2e-3, "bfloat16": 1e-2, "int8": 5e-2}[narrow]
-        if scaled_error(src, init, loose) <= 1.0:
-            return "precision", float(diff.max()), int(np.count_nonzero(diff)), narrow
+    if narrow and scaled_error(src, init, LOOSE.get(narrow, LOOSE["int8"])) <= 1.0:
+        return "precision", float(diff.max()), int(np.count_nonzero(diff)), narrow
     plain_off = diff > tolerance.relative * (np.abs(src) + 1e-2)
     if foldable and init.ndim >= 1 and init.shape[0] > 1 and init.size > init.shape[0]:
         scale = _channel_scale(init, src) if fold_scale is None else _shaped(fold_scale, init)
         folded = src * scale
+        folded_diff = np.abs(init - folded)
         if scaled_error(folded, init, tolerance.relative) <= 1.0:
-            return "folded", float(diff.max()), 0, "one scale per output channel (BatchNorm fold)"
-        off = np.abs(init - folded) > tolerance.relative * (np.abs(folded) + 1e-2)
+            return (
+                "folded",
+                float(diff.max()),
+                0,
+                "folded: one scale per output channel",
+            )
+        if narrow and scaled_error(folded, init, LOOSE.get(narrow, LOOSE["int8"])) <= 1.0:
+            changed = int(np.count_nonzero(folded_diff > 1e-7 * (np.abs(folded) + 1e-2)))
+            return "precision", float(folded_diff.max()), changed, f"folded {narrow}"
+        off = folded_diff > tolerance.relative * (np.abs(folded) + 1e-2)
         if foldable and (_cosine(init, folded) >= MIN_COSINE or off.mean() <= MAX_CHANGED_SHARE):
-            return "altered", float(np.abs(init - folded).max()), int(off.sum()), "folded"
+            return "altered", float(folded_diff.max()), int(off.sum()), "folded"
     if _cosine(init, src) >= MIN_COSINE or plain_off.mean() <= MAX_CHANGED_SHARE:
         return "altered", float(diff.max()), int(plain_off.sum()), ""
     return None
@@ -143,6 +164,101 @@ def _plausible(init: np.ndarray, src: np.ndarray) -> bool:
 RANK = {"copied": 0, "precision": 1, "folded": 2, "altered": 3}
 
 
+@dataclass
+class StoredWeight:
+    """A weight as a node consumes it: ``name`` is the value the node reads, ``array`` its float
+    value; ``quantization`` says how it is stored when a DequantizeLinear or Cast node turns a
+    narrow initializer into it (empty for a plain float initializer)."""
+
+    name: str
+    array: np.ndarray
+    dtype: str
+    quantization: dict = field(default_factory=dict)
+    narrow: str = ""  # the narrow format the stored value implies (int8, float16, bfloat16)
+
+
+def _dequantized(node, inits: dict[str, np.ndarray]) -> StoredWeight | None:
+    if len(node.input) < 2 or node.input[0] not in inits or node.input[1] not in inits:
+        return None
+    q, scale = inits[node.input[0]], inits[node.input[1]].astype(np.float64)
+    if q.dtype.kind not in "iu" or q.ndim == 0:
+        return None
+    zero = (
+        inits[node.input[2]].astype(np.float64)
+        if len(node.input) > 2 and node.input[2] in inits
+        else np.zeros_like(scale)
+    )
+    axis = next((a.i for a in node.attribute if a.name == "axis"), 1) % q.ndim
+    shape = [1] * q.ndim
+    if scale.size > 1:
+        shape[axis] = scale.size
+    value = (q.astype(np.float64) - zero.reshape(shape)) * scale.reshape(shape)
+    bits = q.dtype.itemsize * 8
+    info = {
+        "via": "DequantizeLinear",
+        "node": node.name or node.output[0],
+        "stored": str(q.dtype),
+        "levels": 2**bits,
+        "granularity": "per-channel" if scale.size > 1 else "per-tensor",
+        "axis": axis if scale.size > 1 else None,
+        "scales": int(scale.size),
+        "scale_min": float(scale.min()),
+        "scale_max": float(scale.max()),
+        "initializers": [n for n in node.input if n in inits],
+    }
+    narrow = "int8" if bits == 8 else f"int{bits}"
+    return StoredWeight(node.output[0], value.astype(np.float32), str(q.dtype), info, narrow)
+
+
+def _cast(node, inits: dict[str, np.ndarray]) -> StoredWeight | None:
+    if not node.input or node.input[0] not in inits:
+        return None
+    stored = inits[node.input[0]]
+    narrow = {"float16": "float16", "bfloat16": "bfloat16"}.get(str(stored.dtype), "")
+    to = next((a.i for a in node.attribute if a.name == "to"), 0)
+    if not narrow or to != onnx.TensorProto.FLOAT:
+        return None
+    info = {
+        "via": "Cast",
+        "node": node.name or node.output[0],
+        "stored": narrow,
+        "initializers": [node.input[0]],
+    }
+    return StoredWeight(node.output[0], stored.astype(np.float32), narrow, info, narrow)
+
+
+# float inputs that say how to compute, not what to compute with (Resize's roi and scales)
+STRUCTURAL = {"Resize": (1, 2), "Upsample": (1,)}
+
+
+def stored_weights(model: onnx.ModelProto) -> list[StoredWeight]:
+    """Every float weight the graph's nodes consume: plain float initializers, and narrow
+    initializers behind DequantizeLinear or Cast (reported once, as the dequantized value);
+    Resize scales and the like are not weights."""
+    inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    chains = {"DequantizeLinear": _dequantized, "Cast": _cast}
+    out, hidden = [], set()
+    for node in model.graph.node:
+        if node.op_type in chains:
+            weight = chains[node.op_type](node, inits)
+            if weight is not None:
+                out.append(weight)
+                hidden.update(weight.quantization["initializers"])
+    readers: dict[str, set[str]] = {}
+    for node in model.graph.node:
+        for position, name in enumerate(node.input):
+            if position not in STRUCTURAL.get(node.op_type, ()):
+                readers.setdefault(name, set()).add(node.op_type)
+    for tensor in model.graph.initializer:
+        ops = readers.get(tensor.name, set())
+        if not ops or (tensor.name in hidden and ops <= set(chains)):
+            continue
+        init = inits[tensor.name]
+        if init.dtype.kind == "f" and init.size >= 2:
+            out.append(StoredWeight(tensor.name, init, str(init.dtype)))
+    return out
+
+
 def compare_parameters(
     model: onnx.ModelProto,
     parameters: dict[str, np.ndarray],
@@ -151,7 +267,7 @@ def compare_parameters(
     foldable: set[str] | None = None,
     fold_scales: dict[str, np.ndarray] | None = None,
 ) -> list[ParameterFinding]:
-    """One finding per initializer that pairs with a source parameter. ``foldable`` names the
+    """One finding per stored weight that pairs with a source parameter. ``foldable`` names the
     source parameters whose layer feeds a BatchNorm (None: any may be folded)."""
     by_size: dict[int, list[tuple[str, np.ndarray]]] = {}
     for name, value in parameters.items():
@@ -159,13 +275,8 @@ def compare_parameters(
         if value.dtype.kind == "f" and value.size >= 2:
             by_size.setdefault(value.size, []).append((name, value))
     findings = []
-    used = {name for node in model.graph.node for name in node.input}
-    for tensor in model.graph.initializer:
-        if tensor.name not in used:
-            continue
-        init = numpy_helper.to_array(tensor)
-        if init.dtype.kind != "f" or init.size < 2:
-            continue
+    for weight in stored_weights(model):
+        init = weight.array
         best = None
         for name, src in by_size.get(init.size, []):
             for perm, arranged in _permutations(src, init.shape):
@@ -175,7 +286,9 @@ def compare_parameters(
                 known = (fold_scales or {}).get(name)
                 if known is not None and known.size != init.shape[0]:
                     known = None
-                verdict = classify(init.astype(np.float32), arranged, tolerance, fold, known)
+                verdict = classify(
+                    init.astype(np.float32), arranged, tolerance, fold, known, weight.narrow
+                )
                 if verdict is None:
                     continue
                 key = (RANK[verdict[0]], verdict[1])
@@ -184,20 +297,51 @@ def compare_parameters(
         if best is None:
             continue
         _, name, perm, (kind, max_diff, changed, detail) = best
+        folded = detail.startswith("folded")
+        if kind == "precision":
+            detail = detail.split()[-1]
         findings.append(
             ParameterFinding(
-                tensor.name,
+                weight.name,
                 name,
                 kind,
                 max_diff,
                 changed,
-                str(init.dtype),
+                weight.dtype,
                 perm,
                 detail,
                 intended=kind == "precision" and detail == intended_precision,
+                folded=folded,
+                quantization=weight.quantization,
             )
         )
     return findings
+
+
+def is_precision(finding: ParameterFinding) -> bool:
+    """A narrowed weight, known to be narrow from how it is stored (behind DequantizeLinear or
+    Cast, or a float16/bfloat16 initializer), not only guessed from a few distinct values."""
+    return finding.kind == "precision" and (
+        bool(finding.quantization) or finding.detail in ("float16", "bfloat16")
+    )
+
+
+def storage(finding: ParameterFinding) -> str:
+    """How a narrowed weight is stored, in words: format, levels and scales."""
+    q = finding.quantization
+    if q.get("via") == "DequantizeLinear":
+        scales = (
+            f"{q['scales']} scales {q['scale_min']:.3g}..{q['scale_max']:.3g} on axis {q['axis']}"
+            if q["scales"] > 1
+            else f"scale {q['scale_min']:.3g}"
+        )
+        return (
+            f"{q['stored']} {q['granularity']} behind DequantizeLinear, {q['levels']} levels, "
+            f"{scales}"
+        )
+    if q.get("via") == "Cast":
+        return f"{q['stored']} initializer behind Cast"
+    return f"values fit {finding.detail}"
 
 
 def source_value_for(
@@ -211,10 +355,10 @@ def source_value_for(
     arranged = (
         src.transpose(finding.permutation) if finding.permutation else src.reshape(init.shape)
     )
-    if finding.detail == "folded":
+    if finding.folded:
         known = (fold_scales or {}).get(finding.source)
         if known is not None and known.size == init.shape[0]:
             arranged = arranged * _shaped(known, init)
         else:
             arranged = arranged * _channel_scale(init, arranged)
-    return arranged.astype(init.dtype)
+    return arranged.astype(np.float32 if finding.quantization else init.dtype)

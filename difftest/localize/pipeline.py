@@ -18,7 +18,12 @@ import onnx
 from difftest.localize.align import Alignment, align
 from difftest.localize.graph_trace import DEFAULT_BUDGET_MB, session
 from difftest.localize.hyperparams import HyperFinding, compare_hyperparameters
-from difftest.localize.parameters import ParameterFinding, compare_parameters
+from difftest.localize.parameters import (
+    ParameterFinding,
+    compare_parameters,
+    is_precision,
+    storage,
+)
 from difftest.localize.reproducer import extract_node
 from difftest.localize.source_trace import SourceTrace, trace_tensorflow, trace_torch
 from difftest.localize.tolerance import Tolerance
@@ -49,7 +54,9 @@ class Divergence:
     name: str
     op_type: str
     error: float
-    cause: str  # parameter | hyper-parameter | precision (intended) | discontinuity | graph
+    # parameter | hyper-parameter | precision (intended) | precision (unintended) |
+    # amplified rounding | graph
+    cause: str
     detail: str
     source_counterpart: str | None = None
 
@@ -72,6 +79,7 @@ class Localization:
     expected: list[list[np.ndarray]]
     timings: dict[str, float] = field(default_factory=dict)
     settings: list = field(default_factory=list)
+    intended: str = "float32"  # the precision the conversion was asked for
 
     @property
     def agrees(self) -> bool:
@@ -91,9 +99,13 @@ def localize(
     tolerance: Tolerance | None = None,
     budget_mb: float = DEFAULT_BUDGET_MB,
     trace: SourceTrace | None = None,
+    intended: str | None = None,
 ) -> Localization:
-    """Stages 2-4 (parameters, hyper-parameters, graph) on ``model`` against ``source``."""
+    """Stages 2-4 (parameters, hyper-parameters, graph) on ``model`` against ``source``.
+    ``intended`` is the precision the conversion was asked for (default: the tolerance's):
+    weights narrowed to it are intended, whatever tolerance they are judged at."""
     tolerance = tolerance or Tolerance()
+    intended = intended or tolerance.precision
     timings: dict[str, float] = {}
     start = time.perf_counter()
     expected = [source.run(s) for s in samples]
@@ -110,7 +122,7 @@ def localize(
         model,
         trace.parameters,
         tolerance,
-        tolerance.precision,
+        intended,
         trace.foldable_parameters(),
         trace.fold_scales(),
     )
@@ -136,6 +148,7 @@ def localize(
         samples,
         expected,
         timings,
+        intended=intended,
     )
 
 
@@ -161,10 +174,16 @@ def _classify(
     if faulty:
         p = faulty[0]
         detail = (
-            f"initializer {p.initializer} differs from source parameter {p.source}: "
+            f"weight {p.initializer} differs from source parameter {p.source}: "
             f"{p.changed_elements} element(s), max |diff| {p.max_abs_diff:.3g}"
-            + (f" (values fit {p.detail})" if p.kind == "precision" else "")
         )
+        if is_precision(p):
+            detail += f"; {storage(p)}, not asked for"
+            return Divergence(
+                index, node.name, node.op_type, error, "precision (unintended)", detail, source
+            )
+        if p.kind == "precision":
+            detail += f" (values fit {p.detail})"
         return Divergence(index, node.name, node.op_type, error, "parameter", detail, source)
     for h in hyper:
         if h.node == index and h.diffs:
@@ -175,15 +194,11 @@ def _classify(
             return Divergence(
                 index, node.name, node.op_type, error, "hyper-parameter", detail, source
             )
-    if any(p.kind == "precision" and p.intended for p in weights):
+    intended = [p for p in weights if p.kind == "precision" and p.intended]
+    if intended:
+        detail = f"weights narrowed as requested: {storage(intended[0])}"
         return Divergence(
-            index,
-            node.name,
-            node.op_type,
-            error,
-            "precision (intended)",
-            "weights narrowed as requested",
-            source,
+            index, node.name, node.op_type, error, "precision (intended)", detail, source
         )
     faithful = node_agrees_on_source_inputs(model, alignment, trace, index, tolerance, samples)
     if faithful:

@@ -84,6 +84,18 @@ def to_markdown(report: dict) -> str:
         f"Outputs **{verdict}** at {tol['precision']} tolerance (rtol {tol['rtol']:g}, scaled by "
         f"magnitude); output scaled errors: {report['output_scaled_errors']}."
     )
+    if report.get("path"):
+        lines += ["", "## Conversion path, hop by hop", "", report["path"]["summary"] + ".", ""]
+        lines += [
+            "| hop | asked | observed | scaled error | top-1 discrepancy |",
+            "|---|---|---|---|---|",
+        ]
+        for h in report["path"]["hops"]:
+            observed = h["observed"].get("tensor_dtypes", "")
+            lines.append(
+                f"| {h['hop']} | {h['asked']} | {observed} | {h['scaled_error']:.3g} | "
+                f"{h['discrepancy_pct']:.1f} % |"
+            )
     lines += ["", "## First divergent node(s)", ""]
     if not report["first_divergent"]:
         lines.append("None: every output agrees.")
@@ -129,16 +141,28 @@ def to_markdown(report: dict) -> str:
             )
     if report.get("repair"):
         r = report["repair"]
+        lines += ["", "## Repair", "", f"**{r['summary']}**.", ""]
+        if not r["changed"]:
+            lines += ["No repaired model was written.", ""]
+        for step in r["steps"]:
+            held = (
+                "not checked on fresh inputs"
+                if step["held_out"] is None
+                else f"on {step['held_out_inputs']} fresh input(s): "
+                + ("holds" if step["held_out"] else "**does not hold**")
+            )
+            lines.append(
+                f"- {step['kind']} [{step['stage']}] `{step['node']}`: fault: {step['fault']}; "
+                f"fixed: {step['change']}; verified: {step['verified']}; {held}"
+            )
+    if report.get("labels"):
+        lab = report["labels"]
+        after = f"{lab['after_pct']:.1f} %" if "after_pct" in lab else "no repaired model"
         lines += [
             "",
-            "## Repair",
-            "",
-            f"Agrees after repair: **{r['agrees_after']}**"
-            f" (on held-out inputs: {r.get('agrees_on_held_out_inputs')}).",
-            "",
+            f"Top-1 label discrepancy on {lab['images']} held-out images: "
+            f"{lab['before_pct']:.1f} % before the repair, {after} after.",
         ]
-        for step in r["steps"]:
-            lines.append(f"- [{step['stage']}] `{step['node']}`: {step['change']}")
     if report.get("reproducer"):
         rep = report["reproducer"]
         lines += ["", "## Reproducer", "", f"`{rep['path']}`: {rep['check']}"]

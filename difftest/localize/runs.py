@@ -2,7 +2,9 @@
 and ``repair`` commands do between reading their options and printing the outcome.
 
 A repair is also checked on held-out inputs (another seed than the ones it was chosen on),
-because a fix may only fit the inputs it was chosen on.
+because a fix may only fit the inputs it was chosen on. ``repaired.onnx`` is written only when a
+targeted repair changed the converted model; a re-conversion with other settings is a workaround,
+written as ``reconverted.onnx``.
 """
 
 from __future__ import annotations
@@ -18,15 +20,23 @@ import onnx
 from convfail.errors import ConvfailError
 from convfail.paths import localize_cache_dir
 from convfail.verdicts import DEFAULT, parse_policy
+from difftest.localize.conversion_path import PathCheck, check_path, localize_path, predict
 from difftest.localize.inputs import Case, from_campaign, from_files
 from difftest.localize.pipeline import Localization, localize
-from difftest.localize.repair import RepairResult, repair
+from difftest.localize.repair import repair
+from difftest.localize.repair_record import RepairResult
 from difftest.localize.report import to_json, write_report, write_reproducer_for
 from difftest.localize.settings import run_model, try_settings
 from difftest.localize.tolerance import Tolerance
 from difftest.localize.verdict import policy_verdict
+from difftest.matrix.hops import Artifact
+from difftest.matrix.images import load_split
+from difftest.matrix.labels import top1_discrepancy_pct
+from difftest.matrix.paths import make_path
+from difftest.matrix.sources import input_size, source_artifact
 
 REPAIRED_FILE = "repaired.onnx"
+RECONVERTED_FILE = "reconverted.onnx"  # a workaround: the source converted again, other settings
 HELD_OUT_SEED = 1000
 STEPS = 3  # progress units of one localization: 2 for the stages, 1 for the settings
 # given a length, a context holding a bar with ``update(steps)`` (click.progressbar is one)
@@ -83,8 +93,16 @@ class Run:
     held_out: bool | None = None
 
     @property
-    def repaired_path(self) -> Path:
-        return self.directory / REPAIRED_FILE
+    def repaired_path(self) -> Path | None:
+        """The repaired model, or ``None`` when the repair changed nothing."""
+        path = self.directory / REPAIRED_FILE
+        return path if path.exists() else None
+
+    @property
+    def reconverted_path(self) -> Path | None:
+        """The workaround model (a re-conversion that agrees), when there is one."""
+        path = self.directory / RECONVERTED_FILE
+        return path if path.exists() else None
 
 
 def report_dir(out: Path | None, case: Case) -> Path:
@@ -153,23 +171,88 @@ def repair_and_report(
     request: CaseRequest,
     progress: Progress = no_progress,
 ) -> Run:
-    """Localize the requested case, repair it, check the repair on held-out inputs, write the
-    repaired model beside the report."""
+    """Localize the requested case, repair it (each step and the result also checked on
+    held-out inputs), and write the repaired model beside the report only when the targeted
+    repairs changed it; a re-conversion that agrees is written apart, as a workaround."""
     case = request.case()
     loc = localize_case(case, request.tolerance, request.budget_mb, True, progress)
-    working = next((s.model for s in loc.settings if s.outcome == "agrees"), None)
-    result = repair(case.source, loc, working)
-    held_out = None
-    if result.agrees_after and result.steps:
-        held_out_inputs = case.source.make_inputs(HELD_OUT_SEED, request.n_inputs)
-        check = localize(
-            case.source, result.model, held_out_inputs, loc.tolerance, request.budget_mb, trace=None
-        )
-        held_out = check.agrees
+    working = next(
+        ((_settings_text(s.settings), s.model) for s in loc.settings if s.outcome == "agrees"),
+        None,
+    )
+    held_out_inputs = case.source.make_inputs(HELD_OUT_SEED, request.n_inputs)
+    result = repair(case.source, loc, working, held_out_inputs)
     directory = report_dir(request.out, case)
     directory.mkdir(parents=True, exist_ok=True)
-    onnx.save(result.model, directory / REPAIRED_FILE)
+    for name in (REPAIRED_FILE, RECONVERTED_FILE):  # never leave an earlier run's model behind
+        (directory / name).unlink(missing_ok=True)
+    if result.changed:
+        onnx.save(result.model, directory / REPAIRED_FILE)
+    if result.workaround is not None and result.workaround_agrees:
+        onnx.save(result.workaround, directory / RECONVERTED_FILE)
     report = to_json(loc, {"title": case.title, **case.meta}, repair=result)
-    report["repair"]["agrees_on_held_out_inputs"] = held_out
     report["verdict"] = case_verdict(request, case, loc)
-    return Run(report, write_report(report, directory), directory, result, held_out)
+    return Run(report, write_report(report, directory), directory, result, result.held_out_agrees)
+
+
+def _settings_text(settings: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(settings.items()))
+
+
+@dataclass
+class PathRun:
+    """A conversion path checked hop by hop, its final model localized and repaired."""
+
+    report: dict
+    paths: dict[str, Path]
+    directory: Path
+    check: PathCheck
+    repair: RepairResult
+
+
+def localize_path_and_report(
+    model: str,
+    framework: str,
+    hops: list[str],
+    n_images: int,
+    n_inputs: int,
+    out: Path | None,
+) -> PathRun:
+    """Convert ``model`` from ``framework`` along ``hops``, name the hop where the difference
+    starts, localize and repair the final ONNX model, and measure the label discrepancy on
+    held-out digits before and after the repair."""
+    path = make_path(framework, hops)
+    if path.target != "onnx":
+        raise ConvfailError(
+            f"path {path.name} ends in {path.target}; the localizer reads ONNX models",
+            "end the path with a hop to onnx (tf2onnx-onnx, tflite-tf2onnx, torchscript-onnx)",
+        )
+    directory = out or localize_cache_dir() / f"path--{model}--{framework}--{'--'.join(hops)}"
+    workdir = directory / "models"
+    workdir.mkdir(parents=True, exist_ok=True)
+    images = load_split(input_size(model), "test").images[:n_images]
+    check = check_path(path, source_artifact(model, framework), images, workdir)
+    source, loc = localize_path(check, n_inputs)
+    result = repair(source, loc, held_out=source.make_inputs(HELD_OUT_SEED, n_inputs))
+    (directory / REPAIRED_FILE).unlink(missing_ok=True)
+    labels = {"images": len(images), "before_pct": check.hops[-1].discrepancy_pct}
+    if result.changed:
+        onnx.save(result.model, directory / REPAIRED_FILE)
+        final = check.artifacts[-1]
+        repaired = Artifact("onnx", final.layout, path=directory / REPAIRED_FILE, size=final.size)
+        logits = predict(repaired, images)
+        labels["after_pct"] = top1_discrepancy_pct(check.reference, logits)
+        labels["max_abs_diff_after"] = float(abs(logits - check.reference).max())
+    labels["max_abs_diff_before"] = check.hops[-1].max_abs_diff
+    meta = {"title": f"{model} ({framework}) along {path.name}", "intended_precision": loc.intended}
+    reproducer = write_reproducer_for(loc, directory)
+    report = to_json(loc, meta, repair=result, reproducer=reproducer)
+    culprit = check.culprit
+    report["path"] = {
+        "name": path.name,
+        "summary": check.summary(),
+        "culprit": culprit.hop if culprit else None,
+        "hops": [h.to_dict() for h in check.hops],
+    }
+    report["labels"] = labels
+    return PathRun(report, write_report(report, directory), directory, check, result)

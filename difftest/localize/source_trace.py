@@ -38,6 +38,7 @@ class SourceTrace:
     values: list[SourceValue]
     parameters: dict[str, np.ndarray]
     layout: str = "NCHW"  # TensorFlow traces are NHWC
+    complete: bool = True  # every operator recorded (forward hooks see modules only)
 
     def by_name(self) -> dict[str, SourceValue]:
         return {v.name: v for v in self.values}
@@ -222,11 +223,27 @@ def _trace_hooks(module, samples, parameters) -> SourceTrace:
     finally:
         for h in handles:
             h.remove()
-    return SourceTrace(list(records.values()), parameters)
+    return SourceTrace(list(records.values()), parameters, complete=False)
+
+
+TF_ATTRIBUTES = (
+    "strides",
+    "padding",
+    "dilations",
+    "alpha",
+    "ksize",
+    "epsilon",
+    "align_corners",
+    "half_pixel_centers",
+)
+# TF ops whose bounds are implied by the op itself
+IMPLIED = {"Relu6": {"min": 0.0, "max": 6.0}, "Relu": {"min": 0.0}}
 
 
 def trace_tensorflow(fn, input_specs, samples: list[list[np.ndarray]]) -> SourceTrace:
-    """Freeze ``fn`` like tf2onnx and fetch every operation output in one session run."""
+    """Freeze ``fn`` like tf2onnx and fetch every operation output in one session run. Each
+    value's ``args`` hold the op's attributes, its scalar constant operands (``consts``) and,
+    for a Keras model, the configuration of the layer the op belongs to (``layer``)."""
     # TensorFlow and tf2onnx are an optional extra; import on use
     import tensorflow as tf
     from tf2onnx import tf_loader
@@ -236,6 +253,7 @@ def trace_tensorflow(fn, input_specs, samples: list[list[np.ndarray]]) -> Source
     inputs = [t.name for t in concrete.inputs if t.dtype != tf.resource]
     outputs = [t.name for t in concrete.outputs]
     graph_def = tf_loader.from_function(concrete, inputs, outputs)
+    configs = _keras_configs(fn)
     parameters: dict[str, np.ndarray] = {}
     graph = tf.Graph()
     with graph.as_default():
@@ -248,14 +266,18 @@ def trace_tensorflow(fn, input_specs, samples: list[list[np.ndarray]]) -> Source
             continue
         if op.type == "Placeholder":
             continue
+        args = {k: _tf_attr(op, k) for k in TF_ATTRIBUTES if k in op.node_def.attr}
+        args.update(IMPLIED.get(op.type, {}))
+        consts = [parameters.get(i.op.name) for i in op.inputs if i.op.type == "Const"]
+        scalars = [float(c.ravel()[0]) for c in consts if c is not None and c.size == 1]
+        if scalars:
+            args["consts"] = scalars
+        layer = _layer_of(op.name, configs)
+        if layer:
+            args["layer"] = layer
         for out in op.outputs:
             if out.dtype.is_floating or out.dtype.is_integer or out.dtype == tf.bool:
                 fetch.append(out)
-                args = {
-                    k: _tf_attr(op, k)
-                    for k in ("strides", "padding", "dilations", "alpha", "ksize", "epsilon")
-                    if k in op.node_def.attr
-                }
                 meta.append(
                     SourceValue(
                         out.name,
@@ -273,6 +295,38 @@ def trace_tensorflow(fn, input_specs, samples: list[list[np.ndarray]]) -> Source
             for value, array in zip(meta, session.run(fetch, feed), strict=True):
                 value.arrays.append(np.asarray(array))
     return SourceTrace(meta, parameters, layout="NHWC")
+
+
+def _keras_configs(fn) -> dict[str, dict]:
+    """Layer name -> its class and plain (number, string, bool) configuration entries, for a
+    Keras model; empty for a plain function or a SavedModel signature."""
+    out = {}
+    for layer in getattr(fn, "layers", None) or []:
+        try:
+            config = layer.get_config()
+        except Exception:
+            continue
+        plain = {
+            k: v
+            for k, v in config.items()
+            if isinstance(v, bool | int | float | str) and k != "name"
+        }
+        out[layer.name] = {"class": type(layer).__name__, "name": layer.name, **plain}
+    return out
+
+
+def _layer_of(op_name: str, configs: dict[str, dict]) -> dict | None:
+    """The Keras layer an op belongs to, from its name scope: Keras 3 scopes a layer ``name``
+    as ``name_<k>`` inside a traced function, so the suffix is tried off first."""
+    if not configs:
+        return None
+    for part in op_name.split("/")[:-1]:
+        stem, _, digits = part.rpartition("_")
+        if digits.isdigit() and stem in configs:
+            return configs[stem]
+        if part in configs:
+            return configs[part]
+    return None
 
 
 def _tf_attr(op, key):

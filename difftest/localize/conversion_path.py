@@ -1,0 +1,146 @@
+"""Stage 1 along a conversion path: which hop introduces the difference, then stages 2-4 on the
+final model.
+
+A path of the matrix (``tflite-dynamic-int8 > tflite-tf2onnx``) is converted hop by hop; every
+intermediate model runs in its own runtime (LiteRT for a .tflite, ONNX Runtime, PyTorch, Keras)
+on the same images and is compared with the source's logits under the localizer's scaled
+tolerance. The *culprit* is the first hop whose model differs while every model before it
+agrees. The precision the path asked for (``dynamic-int8`` -> int8) is what the parameter stage
+calls intended. When the path ends in ONNX, :func:`localize_path` runs the other stages on the
+final model against the source, the Keras model through its TensorFlow graph (NHWC) or the
+torch module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from difftest.localize.pipeline import Localization, localize
+from difftest.localize.tolerance import Tolerance
+from difftest.matrix.hops import DYNAMIC_INT8, FLOAT16, FLOAT32, Artifact
+from difftest.matrix.labels import top1_discrepancy_pct
+from difftest.matrix.paths import ConversionPath
+from difftest.matrix.runtimes import RUNTIMES
+from difftest.sources import InputSpec, SourceModel, _tf_model, _torch_model
+
+# the matrix's precision settings -> the localizer's precision names
+INTENDED = {FLOAT32: "float32", FLOAT16: "float16", DYNAMIC_INT8: "int8"}
+RUNTIME_OF = {"torch": "torch", "keras": "keras", "onnx": "onnxruntime", "tflite": "litert"}
+
+
+@dataclass
+class HopCheck:
+    """One hop's model against the source on the same images."""
+
+    hop: str
+    tool: str
+    framework: str
+    asked: str  # precision the hop was asked for
+    observed: dict  # what the hop's own file holds (tensor dtypes), when the hop says
+    scaled_error: float
+    max_abs_diff: float
+    discrepancy_pct: float  # images whose top-1 label differs from the source's
+    agrees: bool
+
+    def to_dict(self) -> dict:
+        out = dict(self.__dict__)
+        out["scaled_error"] = round(self.scaled_error, 6)
+        return out
+
+
+@dataclass
+class PathCheck:
+    path: ConversionPath
+    hops: list[HopCheck]
+    artifacts: list[Artifact]  # the source first, then each hop's model
+    reference: np.ndarray  # the source's logits
+
+    @property
+    def culprit(self) -> HopCheck | None:
+        """The first hop whose model differs while every one before it agrees."""
+        for check in self.hops:
+            if not check.agrees:
+                return check
+        return None
+
+    @property
+    def intended(self) -> str:
+        return INTENDED.get(self.path.precision, self.path.precision)
+
+    def summary(self) -> str:
+        culprit = self.culprit
+        if culprit is None:
+            return f"{self.path.name}: every hop agrees with the source"
+        asked = f", asked for {culprit.asked}" if culprit.asked != FLOAT32 else ""
+        return (
+            f"{self.path.name}: the difference starts at hop {culprit.hop} ({culprit.tool}"
+            f"{asked}): scaled error {culprit.scaled_error:.3g}, max |diff| "
+            f"{culprit.max_abs_diff:.3g}, top-1 discrepancy {culprit.discrepancy_pct:.1f} %"
+        )
+
+
+def predict(artifact: Artifact, images_nchw: np.ndarray) -> np.ndarray:
+    """Logits of ``artifact`` in the runtime of its framework."""
+    return RUNTIMES[RUNTIME_OF[artifact.framework]].predict(artifact, images_nchw)
+
+
+def check_path(
+    path: ConversionPath,
+    source: Artifact,
+    images_nchw: np.ndarray,
+    workdir: Path,
+    tolerance: Tolerance | None = None,
+) -> PathCheck:
+    """Convert ``source`` along ``path`` and compare every hop's model with the source."""
+    tolerance = tolerance or Tolerance()
+    reference = predict(source, images_nchw)
+    artifact, artifacts, checks = source, [source], []
+    for hop in path.steps():
+        before, artifact = artifact, hop.convert(artifact, workdir)
+        artifacts.append(artifact)
+        observed = dict(artifact.info) if artifact.info != before.info else {}
+        logits = predict(artifact, images_nchw)
+        error = tolerance.scaled_error(reference, logits)
+        checks.append(
+            HopCheck(
+                hop.name,
+                hop.tool,
+                artifact.framework,
+                hop.precision,
+                observed,
+                float(error),
+                float(np.abs(logits - reference).max()),
+                top1_discrepancy_pct(reference, logits),
+                bool(error <= 1.0),
+            )
+        )
+    return PathCheck(path, checks, artifacts, reference)
+
+
+def source_model(artifact: Artifact, batch: int = 2) -> SourceModel:
+    """The path's source as the localizer's source model: a Keras model takes NHWC images."""
+    size = artifact.size
+    if artifact.framework == "keras":
+        return _tf_model(artifact.model, [InputSpec("x", (batch, size, size, 3))], {})
+    return _torch_model(artifact.model, [InputSpec("x", (batch, 3, size, size))], {})
+
+
+def localize_path(
+    check: PathCheck,
+    n_inputs: int = 2,
+    seed: int = 0,
+    tolerance: Tolerance | None = None,
+) -> tuple[SourceModel, Localization]:
+    """Stages 2-4 on the path's final ONNX model against its source (seeded random inputs);
+    weights narrowed to the precision the path asked for are intended."""
+    final = check.artifacts[-1]
+    if final.framework != "onnx" or final.path is None:
+        raise ValueError(f"{check.path.name} ends in {final.framework}, not an ONNX file")
+    source = source_model(check.artifacts[0])
+    model = onnx.load(final.path)
+    samples = source.make_inputs(seed, n_inputs)
+    return source, localize(source, model, samples, tolerance, intended=check.intended)

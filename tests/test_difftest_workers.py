@@ -54,7 +54,8 @@ def _outputs(tmp_path, records: list[dict]) -> list[tuple]:
 
 @pytest.mark.slow
 def test_a_worker_gives_what_a_fresh_process_per_job_gives(tmp_path, monkeypatch):
-    # dynamo's second export in a worker uses the torchlib registry built by the first
+    # dynamo's second export in a worker uses the torchlib registry built by the first;
+    # tf2onnx is left out: its folded-constant names differ between runs even in fresh processes
     jobs = [_synthetic(tmp_path, c, i) for c in ("dynamo", "torchscript") for i in range(2)]
     isolation.stop_workers()
     reused = _outputs(tmp_path, [run_isolated(job, timeout_s=300) for job in jobs])

@@ -15,6 +15,11 @@ The worker sends the stage it enters, then the result, through a pipe. The super
 - ``crash`` when the worker dies on a signal (SIGSEGV, SIGABRT, SIGKILL from the OOM killer, ...)
   or exits without a result; the stage it was in is kept in the record.
 
+Before a worker's first job through a converter it converts a tiny probe model with it (stage
+``warm-up``, bounded by :data:`WARM_UP_TIMEOUT_S`), so the job's own timeout measures the job,
+not the converter's first-use cost: on a loaded machine that cost alone can exceed a timeout and
+record a model that is merely first as a hang.
+
 Either way the worker is gone and the next job starts a fresh one, so one model's crash or hang
 never touches another's record. A worker is also replaced after :data:`JOBS_PER_WORKER` jobs,
 which bounds what a slow leak in a converter can accumulate. Idle workers wait in a pool shared
@@ -37,9 +42,11 @@ import resource
 import signal
 import threading
 import time
+from dataclasses import replace
 from multiprocessing.connection import Connection
 
 from convfail.campaign_files import CRASH, HANG
+from difftest import torchlib_cache
 from difftest.jobs import Job
 from difftest.runner import base_record, failed, run_job
 
@@ -47,6 +54,11 @@ DEFAULT_TIMEOUT_S = 120.0
 DEFAULT_MEMORY_MB = 8192
 # replacing a worker costs one warm-up (a few seconds for dynamo): negligible every 200 jobs
 JOBS_PER_WORKER = 200
+# a converter's first use in a process (imports, registries, runtimes): seconds idle, minutes
+# on a machine whose cores are held by other jobs
+WARM_UP_TIMEOUT_S = 900.0
+WARM_UP = "warm-up"
+WARM_UP_PROBE = "ok-relu"  # a probe of both frameworks, exact in both runtimes
 _OURS = [
     "difftest.runner",
     "difftest.converters",
@@ -104,6 +116,7 @@ def _serve(conn: Connection, memory_mb: int, quiet: bool) -> None:
         limit = memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    warm: set[str] = set()
     while True:
         try:
             job = conn.recv()
@@ -112,12 +125,27 @@ def _serve(conn: Connection, memory_mb: int, quiet: bool) -> None:
         if job.framework == "torch":
             import torch  # torch is an optional extra; import on use
 
-            from difftest import torchlib_cache
-
             torch.set_num_threads(1)
             torchlib_cache.install()
+        if job.converter not in warm:
+            conn.send(("stage", WARM_UP))
+            run_job(_warm_up_job(job))
+            warm.add(job.converter)
         record = run_job(job, report=lambda stage: conn.send(("stage", stage)))
         conn.send(("result", record))
+
+
+def _warm_up_job(job: Job) -> Job:
+    """The probe that takes ``job``'s converter through its first use; it keeps no files."""
+    return replace(
+        job,
+        model_id=f"warm-up-{job.converter}",
+        source="probe",
+        name=WARM_UP_PROBE,
+        n_inputs=1,
+        onnx_dir="",
+        graph_dir="",
+    )
 
 
 class _Worker:
@@ -195,7 +223,8 @@ def run_isolated(
         worker = _Worker(ctx, memory_mb, quiet)
         worker.conn.send(job)
     stage, record = "start", None
-    deadline = time.monotonic() + timeout_s
+    limit = timeout_s
+    deadline = time.monotonic() + limit
     while record is None:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -205,7 +234,7 @@ def run_isolated(
                 HANG,
                 stage,
                 "Timeout",
-                f"no result after {timeout_s:g} s (stage {stage})",
+                f"no result after {limit:g} s (stage {stage})",
             )
         if worker.conn.poll(min(remaining, 1.0)):
             try:
@@ -213,6 +242,9 @@ def run_isolated(
             except EOFError:
                 break
             if kind == "stage":
+                if stage == WARM_UP or payload == WARM_UP:  # the job's own clock starts after it
+                    limit = WARM_UP_TIMEOUT_S if payload == WARM_UP else timeout_s
+                    deadline = time.monotonic() + limit
                 stage = payload
             else:
                 record = payload

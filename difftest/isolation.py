@@ -15,16 +15,16 @@ The worker sends the stage it enters, then the result, through a pipe. The super
 - ``crash`` when the worker dies on a signal (SIGSEGV, SIGABRT, SIGKILL from the OOM killer, ...)
   or exits without a result; the stage it was in is kept in the record.
 
-Before a worker's first job through a converter it converts a tiny probe model with it (stage
-``warm-up``, bounded by :data:`WARM_UP_TIMEOUT_S`), so the job's own timeout measures the job,
-not the converter's first-use cost: on a loaded machine that cost alone can exceed a timeout and
-record a model that is merely first as a hang.
-
 Either way the worker is gone and the next job starts a fresh one, so one model's crash or hang
 never touches another's record. A worker is also replaced after :data:`JOBS_PER_WORKER` jobs,
 which bounds what a slow leak in a converter can accumulate. Idle workers wait in a pool shared
 by the threads of this process (one per supervising thread at most) and exit when its pipe
 closes or the fork server goes.
+
+Before a worker's first job through a converter it converts a tiny probe model with it (stage
+``warm-up``, bounded by :data:`WARM_UP_TIMEOUT_S`), so the job's own timeout measures the job,
+not the converter's first-use cost: on a loaded machine that cost alone can exceed a timeout and
+record a model that is merely first as a hang.
 
 The memory cap is ``RLIMIT_AS`` set in the worker: an allocation beyond it fails inside the job
 (usually a ``MemoryError``/``bad_alloc`` classified at its stage, or an abort recorded as a crash)

@@ -1,11 +1,13 @@
-"""Throughput of differential testing: 20-node synthetic models, TorchScript exporter.
+"""Throughput of differential testing: synthetic models through one converter.
 
-Each model: build from its seed, run in PyTorch on 10 inputs, export, load in ONNX Runtime, run,
-compare, write the graph-structure JSON and the ONNX file, in its own forked process. Reports
-models per minute per core with 1 worker and with 2 workers, and the speed-up. The fork server
-is warmed up first (its one-off import of torch is not per-model work).
+Each model: build from its seed, run in its framework on 10 inputs, convert, load in ONNX
+Runtime, run, compare, write the graph-structure JSON and the ONNX file, isolated from the
+supervisor (see :mod:`difftest.isolation`). Reports models per minute per core for each worker
+count asked (default 1 and 2) and the speed-up. A short warm-up campaign starts the fork server
+and its workers first (their one-off import of torch or TensorFlow is not per-model work).
 
-    .venv/bin/python benchmarks/bench_difftest.py [--models 60]
+    .venv/bin/python benchmarks/bench_difftest.py [--models 60] [--converter dynamo]
+        [--nodes 20] [--workers 1 --workers 2]
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ import time
 from pathlib import Path
 
 from difftest.campaign import CampaignConfig, run_campaign
+from difftest.converters import CONVERTERS
 
 
-def _run(name: str, models: int, workers: int) -> float:
-    config = CampaignConfig(name=name, sizes=[20], per_size=models, converters=["torchscript"])
+def _run(name: str, converter: str, nodes: int, models: int, workers: int) -> float:
+    config = CampaignConfig(name=name, sizes=[nodes], per_size=models, converters=[converter])
     start = time.perf_counter()
     counts = run_campaign(config, workers=workers, progress=False)
     elapsed = time.perf_counter() - start
@@ -32,25 +35,36 @@ def _run(name: str, models: int, workers: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=60, help="models per measurement")
+    parser.add_argument("--converter", default="torchscript", choices=sorted(CONVERTERS))
+    parser.add_argument("--nodes", type=int, default=20, help="nodes per synthetic graph")
+    parser.add_argument(
+        "--workers", type=int, action="append", help="worker counts to measure (default 1 and 2)"
+    )
     args = parser.parse_args()
+    counts = args.workers or [1, 2]
+    seconds: dict[int, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "data").mkdir()
         os.environ["CONVFAIL_HOME"] = tmp  # the campaigns go to a throw-away project
-        _run("warmup", 2, 1)
-        one = _run("one-worker", args.models, 1)
-        two = _run("two-workers", args.models, 2)
-    per_core_1 = args.models / (one / 60)
-    per_core_2 = args.models / (two / 60) / 2
+        _run("warmup", args.converter, args.nodes, max(counts), max(counts))
+        for workers in counts:
+            seconds[workers] = _run(
+                f"workers-{workers}", args.converter, args.nodes, args.models, workers
+            )
     result = {
-        "benchmark": "difftest_synthetic20_torchscript",
+        "benchmark": f"difftest_synthetic{args.nodes}_{args.converter}",
         "models": args.models,
-        "seconds_1_worker": round(one, 2),
-        "seconds_2_workers": round(two, 2),
-        "models_per_min_per_core_1_worker": round(per_core_1, 1),
-        "models_per_min_per_core_2_workers": round(per_core_2, 1),
-        "speedup_1_to_2_workers": round(one / two, 2),
+        "load_average_1min_after": round(os.getloadavg()[0], 2),
+        **{f"seconds_{w}_workers": round(s, 2) for w, s in seconds.items()},
+        **{
+            f"models_per_min_per_core_{w}_workers": round(args.models / (s / 60) / w, 1)
+            for w, s in seconds.items()
+        },
         "target_models_per_min_per_core": 100,
     }
+    if len(seconds) > 1:
+        low, high = min(seconds), max(seconds)
+        result[f"speedup_{low}_to_{high}_workers"] = round(seconds[low] / seconds[high], 2)
     print(json.dumps(result, indent=2))
 
 

@@ -4,13 +4,13 @@
 restates the format: both go through this module.
 
 - ``campaign.yaml`` (:data:`CONFIG_FILE`): what the campaign tests (written by difftest).
-- ``results.jsonl`` (:data:`RESULTS_FILE`): one JSON object a line, one line per job, keys
-  :data:`RESULT_KEYS`, ``outcome`` one of :data:`OUTCOMES`, judged under the campaign's verdict
-  policy (``policy``). ``comparison.differences`` keeps the raw differences (see
-  :mod:`convfail.verdicts`), so :func:`convfail.verdicts.verdict` re-judges a record under any
-  policy without re-running it. While a campaign runs, lines are appended, so a killed campaign
-  can leave a *torn* last line (no newline or unparseable); a finished campaign is rewritten
-  sorted by key.
+- ``results.jsonl`` (:data:`RESULTS_FILE`): one JSON object a line, one line per job, every key
+  of :data:`RESULT_KEYS` present (``null`` when it does not apply), ``outcome`` one of
+  :data:`OUTCOMES`, judged under the campaign's verdict policy (``policy``).
+  ``comparison.differences`` keeps the raw differences (see :mod:`convfail.verdicts`), so
+  :func:`convfail.verdicts.verdict` re-judges a record under any policy without re-running it.
+  While a campaign runs, lines are appended, so a killed campaign can leave a *torn* last line
+  (no newline or unparseable); a finished campaign is rewritten sorted by key.
 - ``graphs/<name>.json`` (:data:`GRAPHS_DIR`): the structure of a converted graph, schema
   :data:`GRAPH_SCHEMA`; a reader refuses any other version rather than misreading it.
 
@@ -102,6 +102,16 @@ def result_key(model_id: str, converter: str) -> str:
     return f"{model_id}/{converter}"
 
 
+def file_stem(model_id: str, converter: str) -> str:
+    """The name, without suffix, of the ONNX file and the graph-structure file of one job."""
+    return f"{model_id}--{converter}"
+
+
+def graph_file(model_id: str, converter: str) -> str:
+    """A record's ``graph_file``: its graph-structure file, relative to the campaign folder."""
+    return f"{GRAPHS_DIR}/{file_stem(model_id, converter)}.json"
+
+
 @dataclass(frozen=True)
 class Results:
     """The records of one results file, in file order, and whether its last line was torn."""
@@ -145,6 +155,12 @@ def _parse(path: Path, number: int, line: bytes) -> dict:
         raise DatasetError(
             f"{path}:{number}: not a result record (no 'key')",
             "the file is damaged in the middle; restore it from git or rerun the campaign",
+        )
+    missing = [key for key in RESULT_KEYS if key not in record]
+    if missing:
+        raise DatasetError(
+            f"{path}:{number}: not a whole result record (no {', '.join(map(repr, missing))})",
+            "the file is damaged or written by another tool; rerun the campaign",
         )
     if record.get("outcome") not in OUTCOMES:
         raise DatasetError(

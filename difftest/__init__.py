@@ -1,8 +1,9 @@
 """Differential testing of model converters (RQ4 of the ISSTA 2024 study, and beyond).
 
 Convert a source model (PyTorch or TensorFlow) to ONNX, run both on the same seeded inputs in
-the source framework and in ONNX Runtime, compare, and classify the outcome. Every model runs in
-its own process, so a native crash or a hang is recorded instead of ending the campaign.
+the source framework and in ONNX Runtime, compare, and classify the outcome. Every model runs
+outside the supervising process, in a worker that is replaced when a model crashes or hangs, so
+a native crash or a hang is recorded instead of ending the campaign.
 
 The campaign files it writes (names, record keys, outcome names, tolerance keys, the
 graph-structure schema, the reader and the writers) are defined once, in
@@ -21,7 +22,7 @@ Modules, each with one job:
   error signatures;
 - :mod:`difftest.graph_json` — the structure of each converted graph, for its small file;
 - :mod:`difftest.runner` — one job, stage by stage, in the current process;
-- :mod:`difftest.isolation` — one job in its own process, with a timeout and a memory cap;
+- :mod:`difftest.isolation` — jobs in worker processes, with a timeout and a memory cap;
 - :mod:`difftest.campaign` — jobs of a campaign, resume, local pool or Dask;
 - :mod:`difftest.artifact_import` — the published results in the same schema;
 - :mod:`difftest.cli` — the ``convfail difftest`` commands;

@@ -11,7 +11,7 @@ with a note on stderr, before appending resumes. Running it again skips the keys
 file. When the campaign completes, the file is rewritten sorted by key, which makes it
 independent of scheduling order.
 
-Execution: a local pool of ``workers`` supervising threads (each job runs in its own forked
+Execution: a local pool of ``workers`` supervising threads (each hands its jobs to a worker
 process, see :mod:`difftest.isolation`), or a Dask distributed cluster given its scheduler address.
 """
 

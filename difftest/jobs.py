@@ -1,7 +1,7 @@
 """What one unit of work is: one source model through one converter.
 
-A :class:`Job` is plain data (it crosses process and machine boundaries: pickled to forked
-children and to Dask workers), names everything needed to rebuild the model from scratch, and
+A :class:`Job` is plain data (it crosses process and machine boundaries: pickled to worker
+processes and to Dask workers), names everything needed to rebuild the model from scratch, and
 imports nothing heavy.
 """
 

@@ -18,7 +18,8 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from convfail.campaign_files import GRAPHS_DIR, RESULT_KEYS, dumps_graph
+from convfail import campaign_files
+from convfail.campaign_files import RESULT_KEYS, dumps_graph
 from convfail.verdicts import parse_policy
 from difftest.compare import comparison
 from difftest.converters import CONVERTERS, get_converter
@@ -87,7 +88,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 def file_stem(job: Job) -> str:
     """The name, without suffix, of a job's ONNX file and graph-structure file."""
-    return f"{job.model_id}--{job.converter}"
+    return campaign_files.file_stem(job.model_id, job.converter)
 
 
 def run_job(job: Job, report: Callable[[str], None] = lambda stage: None) -> dict:
@@ -154,7 +155,7 @@ def _keep_files(job: Job, model, model_bytes: bytes, record: dict) -> None:
     if job.graph_dir:
         text = dumps_graph(graph_structure(model, job.model_id, job.converter))
         _write_atomic(Path(job.graph_dir) / f"{stem}.json", text.encode())
-        record["graph_file"] = f"{GRAPHS_DIR}/{stem}.json"
+        record["graph_file"] = campaign_files.graph_file(job.model_id, job.converter)
 
 
 def _message(exc: BaseException) -> str:

@@ -8,6 +8,7 @@ import pytest
 
 from convfail.campaign_files import (
     GRAPH_SCHEMA,
+    RESULT_KEYS,
     append_result,
     read_graph,
     read_results,
@@ -19,7 +20,7 @@ from convfail.errors import DatasetError
 
 
 def _record(key: str, outcome: str = "success") -> dict:
-    return {
+    return dict.fromkeys(RESULT_KEYS) | {
         "key": key,
         "outcome": outcome,
         "comparison": {"mismatch": {tolerance_key(1e-3): False}},
@@ -75,9 +76,23 @@ def test_whole_last_record_without_newline_is_kept(tmp_path):
 
 def test_unknown_outcome_is_refused(tmp_path):
     path = tmp_path / "results.jsonl"
-    path.write_text(json.dumps({"key": "a/x", "outcome": "succes"}) + "\n")
+    path.write_text(json.dumps(_record("a/x", "succes")) + "\n")
     with pytest.raises(DatasetError, match=":1: unknown outcome 'succes'"):
         read_results(path)
+
+
+def test_a_record_without_a_result_key_is_refused_by_path_and_line(tmp_path):
+    path = _file(tmp_path, 3)
+    partial = {k: v for k, v in _record("m7/dynamo").items() if k != "graph_file"}
+    with path.open("a") as fh:
+        fh.write(json.dumps(partial) + "\n")
+    append_result(path, _record("m8/dynamo"))
+    before = path.read_bytes()
+    with pytest.raises(
+        DatasetError, match=rf"{path}:4: not a whole result record \(no 'graph_file'\)"
+    ):
+        read_results(path)
+    assert path.read_bytes() == before
 
 
 def test_tolerance_key_is_one_format():

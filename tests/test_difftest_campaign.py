@@ -12,6 +12,7 @@ import pytest
 
 from convfail.campaign_files import (
     CONFIG_FILE,
+    RESULT_KEYS,
     RESULTS_FILE,
     append_result,
     read_results,
@@ -147,8 +148,13 @@ def test_status_reports_a_torn_tail_and_leaves_the_file_alone(tmp_path, monkeypa
     folder = campaign_dir("s")
     folder.mkdir(parents=True)
     (folder / CONFIG_FILE).write_text(CampaignConfig(name="s").to_yaml())
-    record = {"key": "m/torchscript", "converter": "torchscript", "outcome": "success"}
-    text = json.dumps({**record, "signature": ""}) + "\n" + '{"key": "m2/tor'
+    record = dict.fromkeys(RESULT_KEYS) | {
+        "key": "m/torchscript",
+        "converter": "torchscript",
+        "outcome": "success",
+        "signature": "",
+    }
+    text = json.dumps(record) + "\n" + '{"key": "m2/tor'
     (folder / RESULTS_FILE).write_text(text)
     out = subprocess.run(
         [sys.executable, "-m", "convfail.cli", "difftest", "status", "s"],
@@ -177,7 +183,7 @@ def _compared(key: str, source: list[float], converted: list[float]) -> dict:
     result = compare_outputs(
         [[np.array(source, np.float32)]], [[np.array(converted, np.float32)]], policy
     )
-    return {
+    return dict.fromkeys(RESULT_KEYS) | {
         "key": f"{key}/torchscript",
         "converter": "torchscript",
         "policy": "default",
@@ -198,7 +204,8 @@ def test_status_rejudges_a_campaign_under_another_policy_without_rerunning(tmp_p
         _compared("large", [1e32], [1.00001e32]),
         _compared("nan", [float("nan"), 1.0], [0.0, 1.0]),
         _compared("real", [1.0], [1.5]),
-        {
+        dict.fromkeys(RESULT_KEYS)
+        | {
             "key": "boom/torchscript",
             "converter": "torchscript",
             "outcome": "crash",
@@ -254,10 +261,12 @@ def test_status_on_a_corrupted_middle_line_fails_and_leaves_the_file_byte_identi
 
 def test_a_record_is_never_appended_onto_an_unended_last_line(tmp_path):
     path = tmp_path / RESULTS_FILE
-    first = {"key": "a/torchscript", "outcome": "success"}
+    first = dict.fromkeys(RESULT_KEYS) | {"key": "a/torchscript", "outcome": "success"}
     path.write_text(json.dumps(first))  # killed between the record and its newline
     assert read_results(path).records == [first]
-    append_result(path, {"key": "b/torchscript", "outcome": "mismatch"})
+    append_result(
+        path, dict.fromkeys(RESULT_KEYS) | {"key": "b/torchscript", "outcome": "mismatch"}
+    )
     assert [r["key"] for r in read_results(path).records] == ["a/torchscript", "b/torchscript"]
 
 

@@ -20,8 +20,10 @@ from convfail.campaign_files import (
     CONFIG_FILE,
     GRAPH_SCHEMA,
     GRAPHS_DIR,
+    RESULT_KEYS,
     RESULTS_FILE,
     dumps_graph,
+    graph_file,
     result_key,
     write_results,
 )
@@ -162,8 +164,8 @@ def write_campaign(root: Path, models: Iterable[tuple[dict, float]]) -> None:
     policy = parse_policy(DEFAULT)
     for structure, difference in models:
         model_id, converter = structure["model_id"], structure["converter"]
-        graph_file = f"{GRAPHS_DIR}/{model_id}--{converter}.json"
-        (root / graph_file).write_text(dumps_graph(structure), encoding="utf-8")
+        graph_path = graph_file(model_id, converter)
+        (root / graph_path).write_text(dumps_graph(structure), encoding="utf-8")
         comparison = {
             "elements": 1,
             "structure": "",
@@ -171,13 +173,14 @@ def write_campaign(root: Path, models: Iterable[tuple[dict, float]]) -> None:
             "differences": {"float32": [[float(difference), 1.0]] if difference else []},
         }
         records.append(
-            {
+            dict.fromkeys(RESULT_KEYS)
+            | {
                 "key": result_key(model_id, converter),
                 "model_id": model_id,
                 "converter": converter,
                 "policy": DEFAULT,
                 "outcome": judge(comparison, policy),
-                "graph_file": graph_file,
+                "graph_file": graph_path,
                 "comparison": comparison,
             }
         )

@@ -5,9 +5,11 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from analysis.conversions.artifacts import MATRIX, build_conversion_matrix
-from analysis.conversions.tables import COLUMNS, conversion_matrix, precision_case
+from analysis.conversions.data import read_matrix
+from analysis.conversions.tables import COLUMNS, RAN, conversion_matrix, precision_case
 from analysis.registry import REGISTRY, artifacts
 
 
@@ -75,3 +77,26 @@ def test_without_a_run_the_artifact_says_how_to_make_one(home: Path):
 def test_the_artifact_is_registered():
     artifacts()
     assert not REGISTRY["conversion_matrix"].per_study
+
+
+def test_the_shipped_run_reads_and_builds_the_table(monkeypatch: pytest.MonkeyPatch):
+    checkout = Path(__file__).resolve().parents[1]
+    monkeypatch.setenv("CONVFAIL_HOME", str(checkout))
+    folder = checkout / "data" / "difftest" / MATRIX
+    assert (folder / "README.md").exists(), "the shipped run has its datasheet"
+    config = yaml.safe_load((folder / "matrix.yaml").read_text())
+    records = read_matrix(MATRIX)
+    result = build_conversion_matrix(None)
+    table = result.table
+    assert list(table.columns) == COLUMNS and len(table) == len(records)
+    assert sorted(table["model"].unique()) == sorted(config["models"])
+    for model, rows in table.groupby("model"):
+        ran = set(rows["source"] + ": " + rows["path"])
+        assert ran == set(config["paths"]), model
+    measured = table[table["outcome"].isin(RAN)]
+    assert (measured["images"] == config["images"]).sum() > 0
+    assert (measured["images"] <= config["images"]).all()
+    assert measured["top1_discrepancy_pct"].between(0, 100).all()
+    case = precision_case(table)
+    assert {"float32", "dynamic-int8"} <= set(case)
+    assert any(f"dynamic-int8 {case['dynamic-int8']:.1f} %" in note for note in result.notes)

@@ -58,6 +58,20 @@ def torch_case():
     return source, model, inputs, healthy
 
 
+def _planted_hyper_fault(case, plant: Callable, attribute: str, source_op: str):
+    """Plant one fault in a copy of the healthy model; it must be localized as that attribute."""
+    source, model, inputs, healthy = case
+    faulty = _copy(model)
+    index = plant(faulty)
+    loc = localize(source, faulty, inputs, trace=healthy.trace)
+    assert [d.node for d in loc.divergences] == [index]
+    assert loc.divergences[0].cause == "hyper-parameter"
+    (finding,) = [h for h in loc.hyper if h.diffs]
+    assert finding.source_op == source_op
+    assert [d.attribute for d in finding.diffs] == [attribute]
+    return source, loc
+
+
 @pytest.mark.parametrize(
     ("plant", "attribute", "source_op"),
     [
@@ -68,15 +82,7 @@ def torch_case():
     ],
 )
 def test_torch_hyperparameter_faults(torch_case, plant: Callable, attribute: str, source_op: str):
-    source, model, inputs, healthy = torch_case
-    faulty = _copy(model)
-    index = plant(faulty)
-    loc = localize(source, faulty, inputs, trace=healthy.trace)
-    assert [d.node for d in loc.divergences] == [index]
-    assert loc.divergences[0].cause == "hyper-parameter"
-    (finding,) = [h for h in loc.hyper if h.diffs]
-    assert finding.source_op == source_op
-    assert [d.attribute for d in finding.diffs] == [attribute]
+    source, loc = _planted_hyper_fault(torch_case, plant, attribute, source_op)
     fixed = repair(source, loc, held_out=source.make_inputs(7, 2))
     assert fixed.agrees_after and fixed.held_out_agrees
     assert [s.stage for s in fixed.steps] == ["hyper-parameters"]
@@ -144,14 +150,6 @@ def _leaky_alpha(model: onnx.ModelProto) -> int:
     ],
 )
 def test_keras_hyperparameter_faults(keras_case, plant: Callable, attribute: str, source_op: str):
-    source, model, inputs, healthy = keras_case
-    faulty = _copy(model)
-    index = plant(faulty)
-    loc = localize(source, faulty, inputs, trace=healthy.trace)
-    assert [d.node for d in loc.divergences] == [index]
-    assert loc.divergences[0].cause == "hyper-parameter"
-    (finding,) = [h for h in loc.hyper if h.diffs]
-    assert finding.source_op == source_op
-    assert [d.attribute for d in finding.diffs] == [attribute]
+    source, loc = _planted_hyper_fault(keras_case, plant, attribute, source_op)
     fixed = repair(source, loc)
     assert fixed.agrees_after and [s.stage for s in fixed.steps] == ["hyper-parameters"]

@@ -30,3 +30,12 @@ def project_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CONVFAIL_HOME", str(home))
     monkeypatch.setenv("CONVFAIL_REFERENCE", str(reference))
     return home
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty project root (a data/ folder and a pyproject.toml) used as CONVFAIL_HOME."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "pyproject.toml").write_text("")
+    monkeypatch.setenv("CONVFAIL_HOME", str(tmp_path))
+    return tmp_path

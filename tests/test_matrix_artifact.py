@@ -50,14 +50,6 @@ def test_the_table_has_the_issues_columns_and_the_precision_case():
     assert precision_case(table) == {"float32": 0.0, "dynamic-int8": 1.7}
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "data").mkdir()
-    (tmp_path / "pyproject.toml").write_text("")
-    monkeypatch.setenv("CONVFAIL_HOME", str(tmp_path))
-    return tmp_path
-
-
 def test_the_artifact_builds_from_a_run(home: Path):
     folder = home / "data" / "difftest" / MATRIX
     folder.mkdir(parents=True)

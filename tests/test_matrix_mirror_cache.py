@@ -14,14 +14,6 @@ pytest.importorskip("keras")
 IMAGES = np.random.default_rng(2).standard_normal((6, TINY_SIZE, TINY_SIZE, 3)).astype(np.float32)
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "data").mkdir()
-    (tmp_path / "pyproject.toml").write_text("")
-    monkeypatch.setenv("CONVFAIL_HOME", str(tmp_path))
-    return tmp_path
-
-
 def _weights(home: Path, seed: int) -> Path:
     path = home / "tiny.pt"
     torch.save(tiny_model(seed).state_dict(), path)

@@ -36,14 +36,6 @@ RUN = (
 )
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "data").mkdir()
-    (tmp_path / "pyproject.toml").write_text("")
-    monkeypatch.setenv("CONVFAIL_HOME", str(tmp_path))
-    return tmp_path
-
-
 def test_the_matrix_resumes_after_a_kill_without_redoing_or_losing_a_unit(home: Path):
     child = subprocess.Popen(
         [sys.executable, "-c", RUN],

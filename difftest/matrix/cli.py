@@ -13,15 +13,20 @@ from difftest.matrix.torch_archs import ARCHITECTURES
 from difftest.matrix.training import train_all
 
 
+def _model_option(verb: str):
+    """The --model choice shared by `matrix` and `matrix-train`."""
+    return click.option(
+        "--model",
+        "models",
+        multiple=True,
+        type=click.Choice(sorted(ARCHITECTURES)),
+        help=f"Model(s) to {verb}, repeatable [default: all three].",
+    )
+
+
 @click.command("matrix")
 @click.argument("name")
-@click.option(
-    "--model",
-    "models",
-    multiple=True,
-    type=click.Choice(sorted(ARCHITECTURES)),
-    help="Model(s) to convert, repeatable [default: all three].",
-)
+@_model_option("convert")
 @click.option("--images", default=N_TEST, show_default=True, help="Held-out images per model.")
 @click.option("--threads", default=1, show_default=True, help="Threads per runtime.")
 @click.option(
@@ -90,13 +95,7 @@ def matrix_command(
 
 
 @click.command("matrix-train")
-@click.option(
-    "--model",
-    "models",
-    multiple=True,
-    type=click.Choice(sorted(ARCHITECTURES)),
-    help="Model(s) to train, repeatable [default: all three].",
-)
+@_model_option("train")
 @click.option("--threads", default=2, show_default=True, help="Training threads.")
 def matrix_train_command(models: tuple[str, ...], threads: int) -> None:
     """Train the matrix's models on the MNIST split (seeded), once: cached in .cache/matrix/."""

@@ -11,6 +11,7 @@ from analysis.conversions.artifacts import MATRIX, build_conversion_matrix
 from analysis.conversions.data import read_matrix
 from analysis.conversions.tables import COLUMNS, RAN, conversion_matrix, precision_case
 from analysis.registry import REGISTRY, artifacts
+from convfail.errors import ConvfailError
 
 
 def _record(
@@ -92,3 +93,14 @@ def test_the_shipped_run_reads_and_builds_the_table(monkeypatch: pytest.MonkeyPa
     case = precision_case(table)
     assert {"float32", "dynamic-int8"} <= set(case)
     assert any(f"dynamic-int8 {case['dynamic-int8']:.1f} %" in note for note in result.notes)
+
+
+def test_a_malformed_line_is_one_error_naming_it_and_the_file_is_kept(home: Path):
+    folder = home / "data" / "difftest" / MATRIX
+    folder.mkdir(parents=True)
+    path = folder / "matrix.jsonl"
+    path.write_text('{"unit": "a"}\n{"unit": \n')
+    before = path.read_bytes()
+    with pytest.raises(ConvfailError, match=r"matrix\.jsonl:2: not a matrix record"):
+        read_matrix(MATRIX)
+    assert path.read_bytes() == before

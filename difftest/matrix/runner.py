@@ -27,6 +27,7 @@ import yaml
 
 from convfail.campaign_files import CRASH, HANG
 from convfail.errors import ConvfailError
+from convfail.matrix_files import RESULTS, read_results, results_path
 from convfail.paths import cache_dir, campaign_dir
 from difftest.matrix.images import N_TEST, SPLIT_SEED
 from difftest.matrix.paths import ConversionPath, default_paths
@@ -35,20 +36,8 @@ from difftest.matrix.sources import MODELS
 from difftest.matrix.unit import base, ended, unit_key
 
 CONFIG = "matrix.yaml"
-RESULTS = "matrix.jsonl"
 DEFAULT_TIMEOUT_S = 1800.0
 DEFAULT_MEMORY_MB = 12288
-
-
-def results_path(name: str) -> Path:
-    return campaign_dir(name) / RESULTS
-
-
-def read_results(name: str) -> list[dict]:
-    path = results_path(name)
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def _check_config(name: str, config: dict, fresh: bool) -> None:

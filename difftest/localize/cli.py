@@ -22,6 +22,7 @@ from difftest.localize.runs import (
     repair_and_report,
 )
 from difftest.localize.tolerance import RTOL
+from difftest.matrix.sources import MODELS
 
 CASE_OPTIONS = [
     click.option("--campaign", help="Campaign folder under data/difftest/."),
@@ -187,7 +188,13 @@ def _echo_summary(report: dict) -> None:
 
 
 @click.command("localize-path")
-@click.option("--model", default="tiny", show_default=True, help="Matrix model (tiny: untrained).")
+@click.option(
+    "--model",
+    type=click.Choice(sorted(MODELS)),
+    default="tiny",
+    show_default=True,
+    help="Matrix model (tiny: untrained).",
+)
 @click.option(
     "--from",
     "framework",

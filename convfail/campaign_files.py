@@ -27,8 +27,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from convfail.atomic import atomic_write_text
 from convfail.errors import DatasetError
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 CONFIG_FILE = "campaign.yaml"
 RESULTS_FILE = "results.jsonl"
@@ -249,3 +253,84 @@ def campaign_folders(root: Path) -> list[Path]:
     return sorted(
         p.parent for p in Path(root).glob(f"*/{CONFIG_FILE}") if (p.parent / RESULTS_FILE).is_file()
     )
+
+
+def planned_jobs(settings: dict) -> int:
+    """How many jobs the settings of a ``campaign.yaml`` plan: every synthetic model (sizes x
+    models per size) or every named model, each through every converter."""
+    if settings["source"] == "synthetic":
+        models = len(settings["sizes"]) * settings["per_size"]
+    else:
+        models = len(settings["models"])
+    return models * len(settings["converters"])
+
+
+@dataclass(frozen=True)
+class CampaignProgress:
+    """How far one campaign folder is: records written against jobs planned."""
+
+    folder: Path
+    done: int
+    planned: int
+
+    @property
+    def complete(self) -> bool:
+        return self.done >= self.planned
+
+    def unfinished_note(self) -> str:
+        """Why the analysis leaves this campaign out, in words that stay the same while it grows
+        (so a report stays byte-identical from one run to the next)."""
+        name = self.folder.name
+        return (
+            f"{name}: unfinished ({self.planned:,} jobs planned), left out until it completes; "
+            f"`convfail difftest status {name}` shows how far it is, "
+            f"`convfail difftest resume {name}` continues it."
+        )
+
+
+def campaign_progress(folder: Path) -> CampaignProgress:
+    """Records in the results file (whole lines; a torn last line does not count) and jobs its
+    configuration plans. Reads only; a campaign may be running."""
+    folder = Path(folder)
+    config = folder / CONFIG_FILE
+    try:
+        settings = yaml.load(config.read_text(encoding="utf-8"), Loader=_LOADER)
+        planned = planned_jobs(settings)
+    except (yaml.YAMLError, KeyError, TypeError) as exc:
+        raise DatasetError(
+            f"{config}: not a campaign configuration ({exc})",
+            "rerun the campaign with `convfail difftest run` to rewrite it",
+        ) from None
+    return CampaignProgress(folder, _records_written(folder / RESULTS_FILE), planned)
+
+
+def _records_written(path: Path) -> int:
+    """The records :func:`read_results` would return, counted by lines rather than parsed: only
+    an unterminated last line is parsed, to tell a whole record from a torn one."""
+    if not path.is_file():
+        return 0
+    data = path.read_bytes()
+    lines = data.count(b"\n")
+    tail = data.rsplit(b"\n", 1)[-1]
+    if not tail:
+        return lines
+    try:
+        _parse(path, lines + 1, tail)
+    except DatasetError:
+        return lines
+    return lines + 1
+
+
+def finished_campaigns(root: Path) -> tuple[list[Path], list[CampaignProgress]]:
+    """The campaign folders under ``root`` whose every planned job has a record, and the progress
+    of the others. The analysis reads only the finished ones: one still running would change
+    between two reads, and difftest plans size by size, so a part of a campaign over-represents
+    its smallest graphs."""
+    finished, unfinished = [], []
+    for folder in campaign_folders(root):
+        progress = campaign_progress(folder)
+        if progress.complete:
+            finished.append(folder)
+        else:
+            unfinished.append(progress)
+    return finished, unfinished

@@ -46,7 +46,7 @@ from dataclasses import replace
 from multiprocessing.connection import Connection
 
 from convfail.campaign_files import CRASH, HANG
-from difftest import torchlib_cache
+from difftest import cia_cache, torchlib_cache
 from difftest.jobs import Job
 from difftest.runner import base_record, failed, run_job
 
@@ -127,6 +127,7 @@ def _serve(conn: Connection, memory_mb: int, quiet: bool) -> None:
 
             torch.set_num_threads(1)
             torchlib_cache.install()
+            cia_cache.install()
         if job.converter not in warm:
             conn.send(("stage", WARM_UP))
             run_job(_warm_up_job(job))

@@ -5,11 +5,17 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
 from convfail.campaign_files import (
+    CONFIG_FILE,
     GRAPH_SCHEMA,
     RESULT_KEYS,
+    RESULTS_FILE,
     append_result,
+    campaign_progress,
+    finished_campaigns,
+    planned_jobs,
     read_graph,
     read_results,
     repair_torn_tail,
@@ -17,6 +23,7 @@ from convfail.campaign_files import (
     write_results,
 )
 from convfail.errors import DatasetError
+from difftest.campaign import CampaignConfig, plan
 
 
 def _record(key: str, outcome: str = "success") -> dict:
@@ -112,3 +119,53 @@ def test_graph_version_checked(tmp_path):
     broken.write_text("{")
     with pytest.raises(DatasetError, match="not a graph-structure JSON"):
         read_graph(broken)
+
+
+def _campaign(root, name: str, jobs: int, settings: dict | None = None):
+    folder = root / name
+    folder.mkdir(parents=True)
+    config = settings or {
+        "source": "synthetic",
+        "sizes": [15, 20],
+        "per_size": 2,
+        "models": [],
+        "converters": ["torchscript", "dynamo"],
+    }
+    (folder / CONFIG_FILE).write_text(yaml.safe_dump(config))
+    _file(folder, jobs)
+    return folder
+
+
+def test_planned_jobs_count_the_jobs_difftest_plans():
+    for settings in (
+        dict(name="a", sizes=[15, 20, 25], per_size=4, converters=["torchscript", "tf2onnx"]),
+        dict(name="b", source="zoo", models=["resnet18", "mobilenet_v2"], converters=["dynamo"]),
+    ):
+        config = CampaignConfig(**settings)
+        assert planned_jobs(yaml.safe_load(config.to_yaml())) == len(plan(config))
+
+
+def test_only_campaigns_with_every_planned_job_are_finished(tmp_path):
+    done = _campaign(tmp_path, "done", 8)
+    running = _campaign(tmp_path, "running", 5)
+    finished, unfinished = finished_campaigns(tmp_path)
+    assert finished == [done]
+    assert [(p.folder, p.done, p.planned) for p in unfinished] == [(running, 5, 8)]
+    assert unfinished[0].unfinished_note().startswith("running: unfinished (8 jobs planned)")
+
+
+def test_a_torn_last_line_is_not_a_finished_job(tmp_path):
+    folder = _campaign(tmp_path, "c", 7)
+    with (folder / RESULTS_FILE).open("ab") as fh:
+        fh.write(b'{"key": "m7/dyn')
+    assert campaign_progress(folder).done == 7
+    (folder / RESULTS_FILE).write_text(
+        (folder / RESULTS_FILE).read_text().rsplit("\n", 1)[0] + "\n" + json.dumps(_record("x/y"))
+    )
+    assert campaign_progress(folder).done == len(read_results(folder / RESULTS_FILE).records) == 8
+
+
+def test_an_unreadable_configuration_is_one_error_naming_it(tmp_path):
+    folder = _campaign(tmp_path, "bad", 1, settings={"source": "synthetic"})
+    with pytest.raises(DatasetError, match=r"bad/campaign.yaml: not a campaign configuration"):
+        campaign_progress(folder)

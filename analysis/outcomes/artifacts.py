@@ -1,8 +1,9 @@
 """The registered Table 11 artifact: the published synthetic columns and every fresh campaign.
 
 The imported published results (campaign ``issta24-synthetic``) give the paper's columns, every
-other campaign folder with a ``campaign.yaml`` gives fresh columns (one per converter) beside
-them.
+other *finished* campaign folder (a ``campaign.yaml`` and a record for each of its planned jobs)
+gives fresh columns (one per converter) beside them. An unfinished campaign is named in the notes
+and left out until it completes, so reproducing twice gives the same bytes while one runs.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from convfail.campaign_files import (
     ORT_INFERENCE_FAILURE,
     RESULTS_FILE,
     SOURCE_FAILURE,
-    campaign_folders,
+    finished_campaigns,
 )
 from convfail.errors import DatasetError
 from convfail.paths import campaign_dir, difftest_dir
@@ -33,7 +34,8 @@ def build_table11(ctx: AnalysisContext) -> ArtifactResult:
             f"{published_path} is missing", "run `convfail data import-artifact --only difftest`"
         )
     published = load_results(published_path)
-    fresh = {f.name: load_results(f / RESULTS_FILE) for f in campaign_folders(difftest_dir())}
+    finished, unfinished = finished_campaigns(difftest_dir())
+    fresh = {f.name: load_results(f / RESULTS_FILE) for f in finished}
     table = table11(published, fresh)
     panels = {
         "TF synthetic (published)": published[published["framework"] == "tensorflow"],
@@ -63,6 +65,7 @@ def build_table11(ctx: AnalysisContext) -> ArtifactResult:
                 f"{name}: {int(results['kept_verdict'].sum())} compared records have no raw "
                 "differences (an older format) and keep their recorded verdict under every policy."
             )
+    notes += [p.unfinished_note() for p in unfinished]
     return ArtifactResult(
         table=table,
         latex=latex_table(table),

@@ -26,7 +26,7 @@ from convfail.campaign_files import (
     RAN,
     RESULTS_FILE,
     SUCCESS,
-    campaign_folders,
+    finished_campaigns,
     read_graph,
     read_results,
     result_key,
@@ -57,8 +57,10 @@ def nonfinite_column(policy: str) -> str:
 
 
 def graph_campaigns(root: Path) -> list[Path]:
-    """Campaign folders under ``root`` that hold graph files."""
-    return [f for f in campaign_folders(root) if any((f / GRAPHS_DIR).glob("*.json"))]
+    """Finished campaign folders under ``root`` that hold graph files (a campaign still running
+    is left out: see :func:`convfail.campaign_files.finished_campaigns`)."""
+    finished, _ = finished_campaigns(root)
+    return [f for f in finished if any((f / GRAPHS_DIR).glob("*.json"))]
 
 
 def load_campaign_models(folder: Path, progress: bool = False) -> CampaignModels:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 
 from click.testing import CliRunner
 
@@ -107,3 +108,15 @@ def test_a_training_child_yields_the_cpu_to_the_server():
         child.kill()
         child.wait()
     lower_priority(child.pid)  # a child that ended already: no error, nothing to lower
+
+
+def test_a_save_never_waits_for_a_training_child_being_started():
+    """Starting a spawned child can take seconds; the save counted meanwhile goes on at once."""
+    service = SuggestionService(lambda: ([], []))
+    counted = threading.Event()
+    with service._start_lock:  # a training child in the middle of its start
+        saver = threading.Thread(target=lambda: (service.label_saved(), counted.set()))
+        saver.start()
+        assert counted.wait(60), "label_saved waited for the child's start"
+    saver.join()
+    service.close()

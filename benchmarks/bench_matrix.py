@@ -17,18 +17,18 @@ import argparse
 import os
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from convfail.paths import cache_dir
 from difftest.matrix.images import N_TEST
 from difftest.matrix.mirror_cache import mirrors_dir
-from difftest.matrix.runner import read_results, run_matrix
+from difftest.matrix.runner import DEFAULT_MEMORY_MB, read_results, run_matrix
 from difftest.matrix.torch_archs import ARCHITECTURES
 from difftest.matrix.training import read_card, weights_dir
 
 
-def _run(models: list[str], images: int, workers: int) -> list[dict]:
+def _run(models: list[str], images: int, workers: int, memory_mb: int) -> list[dict]:
     weights, mirrors = weights_dir(), mirrors_dir()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
@@ -40,12 +40,16 @@ def _run(models: list[str], images: int, workers: int) -> list[dict]:
         if mirrors.exists():
             (cache_dir() / "matrix" / "mirrors").symlink_to(mirrors)
         start = time.perf_counter()
-        records = run_matrix("bench", models, images, workers=workers, log=lambda line: None)
+        records = run_matrix(
+            "bench", models, images, workers=workers, memory_mb=memory_mb, log=lambda line: None
+        )
         elapsed = time.perf_counter() - start
     print(
         f"matrix: {len(models)} model(s) ({', '.join(models)}), {images} images, "
         f"{workers} worker(s), {len(records)} records in {elapsed:.0f} s"
     )
+    outcomes = Counter(record["outcome"] for record in records)
+    print("  outcomes: " + ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items())))
     return records
 
 
@@ -75,6 +79,12 @@ def main() -> None:
     parser.add_argument("--model", action="append", choices=sorted(ARCHITECTURES))
     parser.add_argument("--images", type=int, default=N_TEST)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--memory-mb",
+        type=int,
+        default=DEFAULT_MEMORY_MB,
+        help="memory cap per unit (0: none; ResNet101's Keras -> tf2onnx unit needs > 12 GB)",
+    )
     parser.add_argument("--records", help="report a finished run's records instead of running")
     args, _ = parser.parse_known_args()
     if args.records:
@@ -89,7 +99,7 @@ def main() -> None:
     if not models:
         print(f"no trained model in {weights_dir()}: run `convfail difftest matrix-train`")
         return
-    _speeds(_run(models, args.images, args.workers))
+    _speeds(_run(models, args.images, args.workers, args.memory_mb))
 
 
 if __name__ == "__main__":

@@ -66,6 +66,7 @@ def test_a_matrix_without_noise_floors_is_rejudged_from_its_raw_differences(home
             record.update(outcome="mismatch", policy="default")
     results_path("r").write_text("".join(json.dumps(r) + "\n" for r in old))
 
+    assert rejudge_matrix("r", ["mobilenet_v2"], log=lambda line: None) == old
     new = rejudge_matrix("r", log=lambda line: None)
     assert [r["unit"] for r in new] == [r["unit"] for r in old]
     assert "noise" in new[0] and new[0]["images_per_s"] == old[0]["images_per_s"]

@@ -101,6 +101,7 @@ def _summary(name: str, records: list[dict]) -> None:
 
 @click.command("matrix-rejudge")
 @click.argument("name")
+@_model_option("re-judge")
 @click.option(
     "--timeout",
     "timeout_s",
@@ -114,7 +115,9 @@ def _summary(name: str, records: list[dict]) -> None:
     show_default=True,
     help="Address-space cap per source unit process (0: none).",
 )
-def matrix_rejudge_command(name: str, timeout_s: float, memory_mb: int) -> None:
+def matrix_rejudge_command(
+    name: str, models: tuple[str, ...], timeout_s: float, memory_mb: int
+) -> None:
     """Measure the noise floor of each source of matrix NAME (the sources run again, nothing is
     converted) and judge its float32 conversions against it, in place.
 
@@ -122,7 +125,7 @@ def matrix_rejudge_command(name: str, timeout_s: float, memory_mb: int) -> None:
     Example:
       convfail difftest matrix-rejudge conversions
     """
-    _summary(name, rejudge_matrix(name, timeout_s, memory_mb, log=click.echo))
+    _summary(name, rejudge_matrix(name, list(models), timeout_s, memory_mb, log=click.echo))
 
 
 @click.command("matrix-train")

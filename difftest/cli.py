@@ -72,6 +72,11 @@ LAZY_COMMANDS = {
         "Convert image classifiers between frameworks; label discrepancy per path.",
     ),
     "matrix-train": (MATRIX_CLI, "matrix_train_command", "Train the matrix's models once."),
+    "matrix-rejudge": (
+        MATRIX_CLI,
+        "matrix_rejudge_command",
+        "Judge a finished matrix again against its sources' own noise floor.",
+    ),
 }
 
 

@@ -7,6 +7,7 @@ from collections import Counter
 import click
 
 from difftest.matrix.images import N_TEST
+from difftest.matrix.rejudge import rejudge_matrix
 from difftest.matrix.runner import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, results_path, run_matrix
 from difftest.matrix.runtimes import TVM_IMAGES
 from difftest.matrix.torch_archs import ARCHITECTURES
@@ -86,12 +87,45 @@ def matrix_command(
         workers=workers,
         tvm_images=tvm_images,
     )
+    _summary(name, records)
+
+
+def _summary(name: str, records: list[dict]) -> None:
     counts = Counter(r["outcome"] for r in records)
     click.echo(
         f"{name}: {len(records)} record(s): "
         + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     )
     click.echo(f"  {results_path(name)}")
+
+
+@click.command("matrix-rejudge")
+@click.argument("name")
+@_model_option("re-judge")
+@click.option(
+    "--timeout",
+    "timeout_s",
+    default=DEFAULT_TIMEOUT_S,
+    show_default=True,
+    help="Seconds per source unit before it counts as a hang.",
+)
+@click.option(
+    "--memory-mb",
+    default=DEFAULT_MEMORY_MB,
+    show_default=True,
+    help="Address-space cap per source unit process (0: none).",
+)
+def matrix_rejudge_command(
+    name: str, models: tuple[str, ...], timeout_s: float, memory_mb: int
+) -> None:
+    """Measure the noise floor of each source of matrix NAME (the sources run again, nothing is
+    converted) and judge its float32 conversions against it, in place.
+
+    \b
+    Example:
+      convfail difftest matrix-rejudge conversions
+    """
+    _summary(name, rejudge_matrix(name, list(models), timeout_s, memory_mb, log=click.echo))
 
 
 @click.command("matrix-train")

@@ -15,8 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from convfail.errors import ConvfailError
 from convfail.paths import cache_dir
 from difftest.matrix.keras_mirror import check_mirror, keras_mirror
+from difftest.matrix.training import error_summary
 
 PROBE_SEED = 0
 PROBE_IMAGES = 4
@@ -56,8 +58,14 @@ def cached_mirror(
     path = mirror_file(name, weights)
     check = path.with_suffix(".json")
     if path.exists() and check.exists():
-        diff = json.loads(check.read_text())["mirror_max_abs_diff"]
-        return keras.models.load_model(path, compile=False), diff
+        try:
+            diff = json.loads(check.read_text())["mirror_max_abs_diff"]
+            return keras.models.load_model(path, compile=False), diff
+        except Exception as error:  # another format, a truncated file, a foreign check file
+            raise ConvfailError(
+                f"{path}: not a readable Keras mirror ({error_summary(error)})",
+                "delete it and its .json: the next Keras unit builds it again",
+            ) from error
     mirror, diff = built_mirror(load_torch(), size)
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in path.parent.glob(f"{name}-*"):

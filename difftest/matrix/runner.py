@@ -4,10 +4,11 @@ Each unit (a model along one path) runs in a child process of its own (:mod:`wor
 timeout and a memory cap, so a converter that segfaults or hangs becomes a ``crash`` or ``hang``
 record naming its stage, and the run goes on. The records of a unit are appended to
 ``data/difftest/<name>/matrix.jsonl`` when it ends; a unit already there is never redone, so a
-killed run resumes where it stopped. The source units run first: they write the reference
-logits every conversion of that model is measured against. ``workers`` units run at a time
-(each a process of its own, so two use two cores). Converted models and logits live in
-``.cache/matrix/<name>/``.
+killed run resumes where it stopped; SIGTERM or Ctrl-C ends the running units and their
+children (:mod:`stopping`) and keeps every finished record. The source units run first: they
+write the reference logits every conversion of that model is measured against. ``workers``
+units run at a time (each a process of its own, so two use two cores). Converted models and
+logits live in ``.cache/matrix/<name>/``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -33,6 +35,7 @@ from difftest.matrix.images import N_TEST, SPLIT_SEED
 from difftest.matrix.paths import ConversionPath, default_paths
 from difftest.matrix.runtimes import TVM_IMAGES
 from difftest.matrix.sources import MODELS
+from difftest.matrix.stopping import MatrixStopped, UnitGroups, kill_group
 from difftest.matrix.unit import base, ended, unit_key
 
 CONFIG = "matrix.yaml"
@@ -78,8 +81,11 @@ def run_isolated_unit(
     timeout_s: float,
     memory_mb: int,
     tvm_images: int = TVM_IMAGES,
-) -> list[dict]:
-    """One unit in a child process; a crash or a hang becomes its record."""
+    groups: UnitGroups | None = None,
+) -> list[dict] | None:
+    """One unit in a child process (a session of its own); a crash or a hang becomes its record.
+    None when ``groups`` was told to stop and killed the unit before it had a result."""
+    groups = groups or UnitGroups()
     work = cache_dir() / "matrix" / name
     key = unit_key(model, path).replace("|", "--").replace(" > ", "+").replace(" ", "_")
     with tempfile.TemporaryDirectory() as tmp:
@@ -95,6 +101,7 @@ def run_isolated_unit(
             "reference": str(work / "logits" / f"{model}--{path.source}.npy"),
             "stage_file": str(Path(tmp) / "stage"),
             "out_file": str(Path(tmp) / "out.json"),
+            "supervisor": os.getpid(),
         }
         spec_file = Path(tmp) / "spec.json"
         spec_file.write_text(json.dumps(spec))
@@ -105,12 +112,14 @@ def run_isolated_unit(
             stderr=subprocess.PIPE,
             text=True,
             env=env,
+            start_new_session=True,
         )
-        _limit_memory(child.pid, memory_mb)
+        groups.started(child.pid)
         try:
+            _limit_memory(child.pid, memory_mb)
             _, stderr = child.communicate(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            child.kill()
+            kill_group(child.pid)
             child.communicate()
             stage = _last_stage(Path(spec["stage_file"]))
             return [
@@ -121,9 +130,14 @@ def run_isolated_unit(
                     f"no result after {timeout_s:g} s (stage {stage})",
                 )
             ]
+        finally:
+            kill_group(child.pid)  # whatever the unit started and left behind
+            groups.ended(child.pid)
         out = Path(spec["out_file"])
         if out.exists():
             return json.loads(out.read_text())
+        if groups.stopping:
+            return None
         stage = _last_stage(Path(spec["stage_file"]))
         tail = [line for line in stderr.splitlines() if line.strip()][-1:] or [""]
         how = (
@@ -201,12 +215,17 @@ def run_matrix(
     pending = pending[:limit] if limit else pending
     lock = threading.Lock()
     finished = [0]
+    groups = UnitGroups()
 
     def one(unit: tuple[str, ConversionPath]) -> None:
         model, path = unit
+        if groups.stopping:
+            return
         records = run_isolated_unit(
-            name, model, path, images, threads, timeout_s, memory_mb, tvm_images
+            name, model, path, images, threads, timeout_s, memory_mb, tvm_images, groups
         )
+        if records is None:
+            return
         with lock:
             with results_path(name).open("a") as handle:
                 for record in records:
@@ -219,7 +238,15 @@ def run_matrix(
 
     sources = [unit for unit in pending if not (unit[1].hops or unit[1].unconvertible)]
     conversions = [unit for unit in pending if unit not in sources]
-    with ThreadPoolExecutor(workers) as pool:
+    with groups.handling_signals(), ThreadPoolExecutor(workers) as pool:
         for phase in (sources, conversions):  # the conversions need the sources' logits
             list(pool.map(one, phase))
+    if groups.stopping:
+        raise MatrixStopped(
+            f"matrix {name!r} stopped by {signal.Signals(groups.signum).name} after "
+            f"{finished[0]} of {len(pending)} unit(s); every finished record is kept in "
+            f"{results_path(name)}",
+            f"rerun `convfail difftest matrix {name}` with the same options to resume",
+            groups.signum,
+        )
     return read_results(name)

@@ -26,6 +26,8 @@ class Runtime:
     framework: str
     needs: tuple[str, ...] = ()
     why_missing: str = "install the matrix extra"
+    # False when the runtime ignores ``threads`` (Keras: TensorFlow fixes its pools at start)
+    honours_threads: bool = True
 
     def missing(self) -> str | None:
         absent = [m for m in self.needs if importlib.util.find_spec(m) is None]
@@ -42,9 +44,10 @@ class Runtime:
         return self.timed_predict(artifact, images_nchw, threads)[0]
 
     def timed_predict(
-        self, artifact: Artifact, images_nchw: np.ndarray, threads: int = 1
+        self, artifact: Artifact, images_nchw: np.ndarray, threads: int = 1, batch: int = BATCH
     ) -> tuple[np.ndarray, float, float]:
-        """Logits, and the seconds spent loading (compiling, for TVM) and running."""
+        """Logits, and the seconds spent loading (compiling, for TVM) and running, ``batch``
+        images at a time."""
         check_images(images_nchw, artifact.size)
         started = time.perf_counter()
         run = self.load(artifact, threads)
@@ -52,7 +55,7 @@ class Runtime:
         images = images_nchw.transpose(0, 2, 3, 1) if artifact.layout == "nhwc" else images_nchw
         images = np.ascontiguousarray(images, dtype=np.float32)
         logits = np.concatenate(
-            [np.asarray(run(images[i : i + BATCH])) for i in range(0, len(images), BATCH)]
+            [np.asarray(run(images[i : i + batch])) for i in range(0, len(images), batch)]
         )
         return logits, loaded - started, time.perf_counter() - loaded
 
@@ -146,7 +149,7 @@ RUNTIMES: dict[str, Runtime] = {
     r.name: r
     for r in [
         TorchRuntime("torch", "torch", ("torch",)),
-        KerasRuntime("keras", "keras", ("keras", "tensorflow")),
+        KerasRuntime("keras", "keras", ("keras", "tensorflow"), honours_threads=False),
         OnnxRuntime("onnxruntime", "onnx", ("onnxruntime",)),
         LitertRuntime("litert", "tflite", ("ai_edge_litert",)),
         TvmRuntime("tvm", "onnx", ("tvm",), "install the tvm extra: make matrix-envs"),

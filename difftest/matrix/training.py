@@ -138,5 +138,17 @@ def load_trained(name: str):
 
     weights = trained_weights(name)
     model = ARCHITECTURES[name].build()
-    model.load_state_dict(torch.load(weights, weights_only=True))
+    try:
+        model.load_state_dict(torch.load(weights, weights_only=True))
+    except Exception as error:  # another format, a truncated file, another architecture's
+        raise ConvfailError(
+            f"{weights}: not a PyTorch state dict of {name} ({error_summary(error)})",
+            f"delete it and its card, then run `convfail difftest matrix-train --model {name}`",
+        ) from error
     return model.eval()
+
+
+def error_summary(error: Exception) -> str:
+    """``Type: first line`` of ``error``, short enough for a one-line message."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0][:200] if lines else ''}"

@@ -10,6 +10,7 @@ outcome with its reason. ``report(stage)`` tells a supervising process where a c
 
 from __future__ import annotations
 
+import json
 import time
 import traceback
 from collections.abc import Callable
@@ -22,12 +23,15 @@ from convfail.verdicts import DEFAULT, parse_policy
 from difftest.compare import comparison
 from difftest.matrix.hops import Artifact
 from difftest.matrix.labels import label_metrics
+from difftest.matrix.noise import measure_noise, noise_policy
 from difftest.matrix.paths import ConversionPath
 from difftest.matrix.runtimes import RUNTIMES, runtimes_for
 from difftest.matrix.sources import source_artifact
 from difftest.signature import signature
 
-# the tensors are judged by the project's one verdict policy; labels by the label metrics
+# the tensors are judged by the project's default policy widened to the source's own noise
+# floor (:mod:`noise`), or by the default itself when no noise floor was measured; labels by
+# the label metrics
 VERDICT_POLICY = parse_policy(DEFAULT)
 MAX_ERROR = 2000
 
@@ -121,6 +125,7 @@ def run_unit(
     if not path.hops:
         return [_run_source(model, path, artifact, images, reference, threads, report)]
     expected = np.load(reference)
+    noise = read_noise(reference)
     caps = runtime_images or {}
     return [
         _run_runtime(
@@ -131,6 +136,7 @@ def run_unit(
             runtime,
             images[: caps.get(runtime.name)],
             expected[: caps.get(runtime.name)],
+            noise,
             threads,
             report,
         )
@@ -148,9 +154,16 @@ def _run_source(model, path, artifact, images, reference: Path, threads, report)
     except Exception as error:  # the source framework failed on the images
         return ended(record, SOURCE_FAILURE, type(error).__name__, _message(error))
     record.update(_speed(len(images), load_s, run_s))
+    report(f"noise:{runtime.name}")
+    try:
+        noise = measure_noise(runtime, artifact, images, logits, threads)
+    except Exception as error:  # the source failed on another batch size or thread count
+        return ended(record, SOURCE_FAILURE, type(error).__name__, _message(error))
     reference.parent.mkdir(parents=True, exist_ok=True)
     np.save(reference, logits)
+    noise_file(reference).write_text(json.dumps(noise))
     record.update(
+        noise=noise,
         images=len(images),
         top1_discrepancy_pct=0.0,
         top5_tau_mean=1.0,
@@ -161,7 +174,7 @@ def _run_source(model, path, artifact, images, reference: Path, threads, report)
 
 
 def _run_runtime(
-    model, path, hops, artifact: Artifact, runtime, images, expected, threads, report
+    model, path, hops, artifact: Artifact, runtime, images, expected, noise, threads, report
 ) -> dict:
     record = base(model, path, runtime.name)
     record["hops"] = hops
@@ -175,10 +188,22 @@ def _run_runtime(
         return ended(record, RUNTIME_FAILURE, type(error).__name__, _message(error))
     record.update(_speed(len(images), load_s, run_s))
     metrics = label_metrics(expected, logits)
-    check = comparison(VERDICT_POLICY)
+    policy = noise_policy(noise["comparison"]) if noise else VERDICT_POLICY
+    check = comparison(policy)
     check.add([expected], [logits])
-    record.update(metrics, comparison=check.to_dict(), policy=VERDICT_POLICY.name)
-    return ended(record, check.verdict(VERDICT_POLICY))
+    record.update(metrics, comparison=check.to_dict(), policy=policy.name)
+    return ended(record, check.verdict(policy))
+
+
+def noise_file(reference: Path) -> Path:
+    """The source's noise floor, beside its reference logits."""
+    return reference.with_suffix(".noise.json")
+
+
+def read_noise(reference: Path) -> dict | None:
+    """The noise floor the source unit measured; None for a reference without one."""
+    path = noise_file(reference)
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def _speed(images: int, load_s: float, run_s: float) -> dict:

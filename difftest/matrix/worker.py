@@ -2,12 +2,16 @@
 
 It reads the unit from the JSON file, appends every stage it enters to ``stage_file`` (so the
 supervisor can name the stage of a crash or a hang), and writes its records to ``out_file``.
+It dies with its supervisor: a matrix killed with SIGKILL, which can run no handler, leaves no
+unit running on its own.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -18,10 +22,21 @@ from difftest.matrix.paths import ConversionPath
 from difftest.matrix.sources import input_size
 from difftest.matrix.unit import run_unit
 
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with(supervisor: int) -> None:
+    """Ask Linux for SIGKILL when the supervising thread goes; if it went before the request
+    was made (the parent is no longer ``supervisor``), go now."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != supervisor:
+        sys.exit(1)
+
 
 def main(spec_file: str) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     spec = json.loads(Path(spec_file).read_text())
+    _die_with(spec["supervisor"])
     path = ConversionPath(
         spec["source"],
         tuple(spec["hops"]),

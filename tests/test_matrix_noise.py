@@ -47,7 +47,7 @@ def test_the_matrix_measures_the_noise_floor_and_judges_conversions_by_it(home: 
     records = run_matrix("n", [TINY], images=8, paths=PATHS, log=lambda line: None)
     source = records[0]
     assert source["path"] == "(source)"
-    assert source["noise"]["variants"] == ["batch 1, 1 thread(s)", "batch 100, 2 thread(s)"]
+    assert source["noise"]["variants"] == ["batch 10, 1 thread(s)", "batch 100, 2 thread(s)"]
     assert source["noise"]["comparison"]["elements"] == 2 * 8 * 10
     policy = noise_policy(source["noise"]["comparison"])
     assert source["noise"]["policy"] == policy.name

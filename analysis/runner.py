@@ -32,46 +32,68 @@ from analysis.registry import (
     ArtifactResult,
     Outcome,
 )
-from analysis.render.plotting import figure_paths, save_figure
+from analysis.render.plotting import figure_paths, write_figure_file
 from analysis.report import write_report
 from convfail.dataset import atomic_write_text, csv_text
 
 
 def save_figures(figures: dict[str, Figure], folder: Path, parallel: bool = False) -> list[Path]:
-    """Save each figure as ``<stem>.png`` and ``.pdf``; ``parallel``: all but the last in forked
-    children at the same time.
+    """Save each figure as ``<stem>.png`` and ``.pdf``; ``parallel``: every job of
+    :func:`_saving_jobs` but the last in a forked child of its own, all at the same time.
 
-    An artifact's figures can take seconds each to lay out and render (RQ4's two forest plots
-    are a third of a full run), and the other core is often free by then. A forked child has the
-    figure as it is, so nothing is pickled; the bytes are those of saving in this process.
+    Each file is a full layout and render of its figure (RQ4's two forest plots take seconds
+    each per file), so even one figure keeps both cores busy. A forked child has the figure as
+    it is, so nothing is pickled; the bytes are those of saving in this process.
     """
-    items = sorted(figures.items())
+    folder.mkdir(parents=True, exist_ok=True)
+    jobs = _saving_jobs(figures, folder)
     children = []
-    for stem, figure in items[:-1] if parallel else []:
+    for job in jobs[:-1] if parallel else []:
         pid = os.fork()
-        if pid == 0:  # the child saves one figure and leaves without running any cleanup
+        if pid == 0:  # the child writes its files and leaves without running any cleanup
             code = 0
             try:
-                save_figure(figure, folder / stem)
+                _write(job)
             except BaseException:
                 traceback.print_exc()
                 code = 1
             os._exit(code)
-        children.append((stem, pid))
-    files = []
-    forked = dict(children)
+        children.append((job, pid))
     try:
-        for stem, figure in items:
-            if stem in forked:
-                plt.close(figure)
-                files += figure_paths(folder / stem)
-            else:
-                files += save_figure(figure, folder / stem)
+        for job in jobs[len(children) :]:
+            _write(job)
     finally:
-        failed = [s for s, pid in children if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])]
+        for figure in figures.values():
+            plt.close(figure)
+        failed = [
+            path.name
+            for job, pid in children
+            if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+            for path, _ in job
+        ]
     if failed:
-        raise RuntimeError(f"saving figure(s) {', '.join(failed)} failed (traceback above)")
-    return files
+        raise RuntimeError(f"saving figure file(s) {', '.join(failed)} failed (traceback above)")
+    return [path for job in jobs for path, _ in job]
+
+
+def _saving_jobs(figures: dict[str, Figure], folder: Path) -> list[list[tuple[Path, Figure]]]:
+    """The files to write, in stem order, grouped into jobs that can run at the same time.
+
+    A figure's PNG and PDF are separate jobs, except for a figure with a layout engine
+    (constrained layout): it lays itself out again at every save, starting from where the
+    previous save left it, so its PDF is written after its PNG, in the same job, as in one
+    process.
+    """
+    jobs = []
+    for stem, figure in sorted(figures.items()):
+        files = [(path, figure) for path in figure_paths(folder / stem)]
+        jobs += [files] if figure.get_layout_engine() is not None else [[f] for f in files]
+    return jobs
+
+
+def _write(job: list[tuple[Path, Figure]]) -> None:
+    for path, figure in job:
+        write_figure_file(figure, path)
 
 
 def write_result(

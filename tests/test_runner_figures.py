@@ -1,10 +1,13 @@
-"""Figures saved in forked children: the same files and bytes as saving in-process, and a child
+"""Figures saved in forked children: the same files and bytes as saving in-process (also for a
+constrained-layout figure, whose PDF depends on its PNG having been saved first), and a child
 that fails is an error, not a missing file."""
 
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
+from matplotlib.figure import Figure
 
 from analysis.runner import save_figures
 
@@ -16,6 +19,14 @@ def _figures() -> dict:
         ax.plot([0, 1, 2], [i, i * i, 1])
         ax.set_title(stem)
         figures[stem] = fig
+    constrained = Figure(figsize=(5, 2.5), layout="constrained")
+    axes = constrained.subplots(1, 2)
+    for ax in axes:
+        image = ax.imshow(np.arange(8).reshape(2, 4), cmap="Reds")
+        ax.set_xticks(range(4), ["torch", "keras", "tflite", "onnx"])
+    constrained.colorbar(image, ax=list(axes), label="share (%)", shrink=0.8)
+    constrained.suptitle("laid out again at every save")
+    figures["d_constrained"] = constrained
     return figures
 
 

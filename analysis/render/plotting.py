@@ -67,16 +67,27 @@ def figure_paths(stem: Path) -> list[Path]:
     return [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
 
 
+def write_figure_file(fig: Figure, path: Path) -> None:
+    """Write one of the figure's files, PNG (200 dpi) or PDF by the suffix, without time stamps,
+    so reruns give the same bytes; each file is independent of the other being written."""
+    if path.suffix == ".png":
+        fig.savefig(path, dpi=200, bbox_inches="tight", metadata={"Software": None})
+    else:
+        fig.savefig(
+            path,
+            bbox_inches="tight",
+            metadata={"CreationDate": None, "Producer": None, "Creator": None},
+        )
+
+
 def save_figure(fig: Figure, stem: Path) -> list[Path]:
-    """Write ``stem``.png and ``stem``.pdf without time stamps, so reruns give the same bytes."""
+    """Write ``stem``.png and ``stem``.pdf and close the figure."""
     stem.parent.mkdir(parents=True, exist_ok=True)
-    png, pdf = figure_paths(stem)
-    fig.savefig(png, dpi=200, bbox_inches="tight", metadata={"Software": None})
-    fig.savefig(
-        pdf, bbox_inches="tight", metadata={"CreationDate": None, "Producer": None, "Creator": None}
-    )
+    paths = figure_paths(stem)
+    for path in paths:
+        write_figure_file(fig, path)
     plt.close(fig)
-    return [png, pdf]
+    return paths
 
 
 def count_heatmap(

@@ -5,11 +5,22 @@ an image-input node's transformation is told apart (layout, channel order, norma
 from __future__ import annotations
 
 import numpy as np
+import onnx
 import pytest
 
-from difftest.localize.fetafix_faults import EXPECTED_STAGE, FETAFIX_TYPES
-from difftest.localize.input_faults import input_transform
-from difftest.localize.matrix_eval import EvalRow, EvalSettings, evaluate_case, summarise
+from difftest.localize.conversion_path import source_model
+from difftest.localize.fetafix_faults import EXPECTED_STAGE, FETAFIX_TYPES, channel_axis
+from difftest.localize.inject import perturbed_weight
+from difftest.localize.input_faults import input_transform, stage_of
+from difftest.localize.matrix_eval import (
+    EvalRow,
+    EvalSettings,
+    converted_model,
+    evaluate_case,
+    summarise,
+)
+from difftest.localize.pipeline import localize
+from difftest.matrix.sources import source_artifact
 from difftest.matrix.torch_archs import TINY
 
 pytest.importorskip("torch")
@@ -107,3 +118,16 @@ def test_summary_scores_effective_faults_and_flags_the_targets():
     assert summary["benign_false_alarms"] == {"checked": 1, "alarms": 1}
     assert summary["targets"]["top1"]["met"] and not summary["targets"]["stage"]["met"]
     assert summary["targets"]["no_false_alarm_clean"]["met"]
+
+
+def test_a_first_conv_with_a_source_counterpart_is_not_called_preprocessing(tmp_path):
+    path = converted_model(TINY, "torch", ("torchscript-onnx",), tmp_path, None)
+    model = onnx.load(path)
+    source = source_model(source_artifact(TINY, "torch"))
+    healthy = localize(source, model, source.make_inputs(0, 2))
+    stem = next(i for i, n in enumerate(model.graph.node) if n.op_type == "Conv")
+    fault = perturbed_weight(model, stem, np.random.default_rng(0), bias=True)
+    loc = localize(source, fault.model, healthy.samples, trace=healthy.trace)
+    first = loc.divergences[0]
+    assert first.node == stem and first.source_counterpart is not None
+    assert stage_of(loc, first, channel_axis(model)) == (first.cause, "")

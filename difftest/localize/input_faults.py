@@ -63,9 +63,12 @@ def input_transform(image: np.ndarray, output: np.ndarray, channel: int) -> str:
 
 
 def stage_of(loc: Localization, divergence: Divergence, channel: int) -> tuple[str, str]:
-    """(stage, kind) of a first divergent node: for a node with no source counterpart that reads
-    the image input, the input fault its output shows; otherwise the localizer's cause."""
-    if divergence.cause != "graph" or not reads_image_input(loc.model, divergence.node):
+    """(stage, kind) of a first divergent node: for a node that reads the image input and pairs
+    with no source operator (only with the input itself, or nothing), the input fault its output
+    shows; otherwise the localizer's cause (a first Conv whose folded bias is off stays graph)."""
+    inputs = {v.name for v in loc.trace.values if v.op == "input"}
+    operator = divergence.source_counterpart not in (None, *inputs)
+    if divergence.cause != "graph" or operator or not reads_image_input(loc.model, divergence.node):
         return divergence.cause, ""
     image = loc.samples[0][0]
     kind = input_transform(image, _node_output(loc.model, divergence.node, image), channel)

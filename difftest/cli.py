@@ -66,6 +66,11 @@ LAZY_COMMANDS = {
         "localize_eval_command",
         "Evaluate the localizer on injected faults.",
     ),
+    "localize-eval-matrix": (
+        LOCALIZE_CLI,
+        "localize_eval_matrix_command",
+        "Evaluate localization and repair on FetaFix's fault types across the matrix.",
+    ),
     "matrix": (
         MATRIX_CLI,
         "matrix_command",

@@ -89,27 +89,24 @@ def _set_attr(node: onnx.NodeProto, name: str, value) -> None:
     node.attribute.append(helper.make_attribute(name, value))
 
 
-def _weight_faults(model, index, rng) -> Iterator[Fault]:
+def perturbed_weight(model, index: int, rng, bias: bool = False) -> Fault | None:
+    """A few elements of the node's first weight (``bias``: its last 1-D one, when it has
+    one besides) moved by 2-3x the weight's RMS; ``None`` when the node has no float weight."""
     node = model.graph.node[index]
-    inits = {t.name: t for t in model.graph.initializer}
-    weights = [
-        n
-        for n in node.input
-        if n in inits and len(inits[n].dims) >= 1 and int(np.prod(inits[n].dims)) >= 4
-    ]
+    weights = _float_weights(model, node)
     if not weights:
-        return
+        return None
     name = weights[0]
-    value = numpy_helper.to_array(inits[name]).astype(np.float32)
-    if value.dtype.kind != "f":
-        return
+    if bias and len(weights) > 1 and len(_initializer(model, weights[-1]).dims) == 1:
+        name = weights[-1]
+    value = numpy_helper.to_array(_initializer(model, name)).astype(np.float32)
     scale = float(np.sqrt(np.mean(value.astype(np.float64) ** 2))) or 1.0
     faulty = _copy(model)
     v = value.copy()
     picks = rng.choice(v.size, size=min(3, v.size), replace=False)
     v.flat[picks] += (2.0 + rng.random(picks.size)) * scale * rng.choice([-1, 1], picks.size)
     _replace_initializer(faulty, name, v, node_index=index)
-    yield Fault(
+    return Fault(
         "weight-perturbed",
         index,
         node.name,
@@ -117,6 +114,33 @@ def _weight_faults(model, index, rng) -> Iterator[Fault]:
         f"{picks.size} element(s) of {name} moved by 2-3x its RMS",
         faulty,
     )
+
+
+def _initializer(model, name: str) -> onnx.TensorProto:
+    return next(t for t in model.graph.initializer if t.name == name)
+
+
+def _float_weights(model, node) -> list[str]:
+    inits = {t.name: t for t in model.graph.initializer}
+    return [
+        n
+        for n in node.input
+        if n in inits
+        and len(inits[n].dims) >= 1
+        and int(np.prod(inits[n].dims)) >= 4
+        and numpy_helper.to_array(inits[n]).dtype.kind == "f"
+    ]
+
+
+def _weight_faults(model, index, rng) -> Iterator[Fault]:
+    perturbed = perturbed_weight(model, index, rng)
+    if perturbed is None:
+        return
+    yield perturbed
+    node = model.graph.node[index]
+    name = _float_weights(model, node)[0]
+    value = numpy_helper.to_array(_initializer(model, name)).astype(np.float32)
+    scale = float(np.sqrt(np.mean(value.astype(np.float64) ** 2))) or 1.0
     rounded = np.round(value, 1)
     if not np.allclose(rounded, value, rtol=1e-3, atol=1e-3 * scale):
         faulty = _copy(model)
@@ -144,7 +168,8 @@ def _replace_initializer(model, name, value, node_index: int) -> None:
             node.input[k] = new_name
 
 
-def _attribute_fault(model, index, rank: int) -> Fault | None:
+def attribute_fault(model, index: int, rank: int) -> Fault | None:
+    """The node's attribute changed as a converter bug would, or ``None`` for other ops."""
     faulty = _copy(model)
     node = faulty.graph.node[index]
     op = node.op_type
@@ -188,7 +213,8 @@ def _attribute_fault(model, index, rank: int) -> Fault | None:
     return Fault("attribute", index, node.name, op, what, faulty)
 
 
-def _operator_fault(model, index) -> Fault | None:
+def operator_fault(model, index: int) -> Fault | None:
+    """The node's op type swapped for another of its family, or ``None``."""
     node = model.graph.node[index]
     if node.op_type not in SWAPS:
         return None
@@ -252,8 +278,8 @@ def inject_faults(
         rank = len(alignment.values[model.graph.node[index].output[0]].shape) - 1
         found = [
             *_weight_faults(model, index, rng),
-            _attribute_fault(model, index, rank),
-            _operator_fault(model, index),
+            attribute_fault(model, index, rank),
+            operator_fault(model, index),
             _transpose_fault(model, index, alignment),
         ]
         for fault in found:

@@ -264,7 +264,9 @@ def trace_tensorflow(fn, input_specs, samples: list[list[np.ndarray]]) -> Source
             value = op.get_attr("value")
             parameters[op.name] = tf.make_ndarray(value)
             continue
-        if op.type == "Placeholder":
+        if op.type == "Placeholder":  # the image itself: a converter's input transpose aligns
+            fetch.append(op.outputs[0])
+            meta.append(SourceValue(op.outputs[0].name, "input", len(meta), []))
             continue
         args = {k: _tf_attr(op, k) for k in TF_ATTRIBUTES if k in op.node_def.attr}
         args.update(IMPLIED.get(op.type, {}))

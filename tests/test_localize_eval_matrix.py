@@ -1,0 +1,133 @@
+"""The matrix fault-injection evaluation on the tiny model: a planted fault of each FetaFix type
+is localized to its node and stage, the clean conversion and benign rewrites raise no alarm, and
+an image-input node's transformation is told apart (layout, channel order, normalization, size)."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+
+from difftest.localize.conversion_path import source_model
+from difftest.localize.fetafix_faults import EXPECTED_STAGE, FETAFIX_TYPES, channel_axis
+from difftest.localize.inject import perturbed_weight
+from difftest.localize.input_faults import input_transform, stage_of
+from difftest.localize.matrix_eval import (
+    EvalRow,
+    EvalSettings,
+    converted_model,
+    evaluate_case,
+    summarise,
+)
+from difftest.localize.pipeline import localize
+from difftest.matrix.sources import source_artifact
+from difftest.matrix.torch_archs import TINY
+
+pytest.importorskip("torch")
+pytest.importorskip("onnxruntime")
+
+
+@pytest.fixture(scope="module")
+def rows(tmp_path_factory) -> list[EvalRow]:
+    settings = EvalSettings((TINY,), n_images=16)
+    workdir = tmp_path_factory.mktemp("eval")
+    return list(evaluate_case(TINY, "torch", ("torchscript-onnx",), settings, workdir))
+
+
+def test_the_clean_conversion_and_benign_rewrites_raise_no_alarm(rows):
+    checks = [r for r in rows if r.fetafix_type in ("clean", "benign")]
+    assert [r.fetafix_type for r in checks].count("clean") == 1
+    assert len(checks) == 5
+    assert not any(r.false_alarm for r in checks)
+    assert rows[0].discrepancy_before_pct == 0.0
+
+
+@pytest.mark.parametrize("fetafix_type", FETAFIX_TYPES)
+def test_a_planted_fault_of_each_type_is_localized_to_its_node_and_stage(rows, fetafix_type):
+    planted = [r for r in rows if r.fetafix_type == fetafix_type]
+    assert planted, f"no {fetafix_type} fault planted"
+    right = [r for r in planted if r.effective and r.top1_right and r.stage_right]
+    assert right, [(r.node, r.reported_node, r.reported_stage) for r in planted]
+    assert right[0].reported_stage == EXPECTED_STAGE[fetafix_type]
+
+
+def test_preprocessing_kinds_are_told_from_the_input_nodes_output(rows):
+    shown = {
+        r.kind: r.input_kind for r in rows if r.fetafix_type in ("preprocessing", "input-layout")
+    }
+    assert shown == {
+        "normalization": "normalization",
+        "channel-order": "channel order",
+        "input-size": "input size",
+        "height-width": "layout",
+    }
+
+
+def test_targeted_repairs_hold_and_label_discrepancy_is_measured_after(rows):
+    repaired = [r for r in rows if r.targeted_repair]
+    assert repaired
+    for r in repaired:
+        assert r.targeted_steps >= 1 and r.discrepancy_after_pct == 0.0
+        assert r.max_abs_diff_after is not None and r.max_abs_diff_after < 1e-4
+    normalization = next(r for r in rows if r.kind == "normalization")
+    assert normalization.discrepancy_before_pct > 0.0
+
+
+def test_a_workaround_is_not_counted_as_a_targeted_repair(rows):
+    for r in rows:
+        if r.workaround:
+            assert not r.targeted_repair and r.targeted_steps == 0
+            assert r.discrepancy_after_pct is None
+
+
+def test_input_transform_names_each_kind():
+    image = np.random.default_rng(0).standard_normal((2, 3, 8, 8)).astype(np.float32)
+    assert input_transform(image, image.swapaxes(2, 3), 1) == "layout"
+    assert input_transform(image, image[:, ::-1], 1) == "channel order"
+    scale = np.array([2.0, 3.0, 4.0], np.float32).reshape(1, 3, 1, 1)
+    assert input_transform(image, image * scale - 1.0, 1) == "normalization"
+    blurred = (image + np.roll(image, 1, axis=3)) / 2
+    assert input_transform(image, blurred, 1) == "input size"
+    assert input_transform(image, image[:, :, :4, :4], 1) == "input size"
+    nhwc = image.transpose(0, 2, 3, 1)
+    assert input_transform(nhwc, nhwc.swapaxes(1, 2), 3) == "layout"
+
+
+def test_summary_scores_effective_faults_and_flags_the_targets():
+    def row(kind: str, **values) -> EvalRow:
+        return EvalRow("m", "p", kind, "k", "n", "Op", "d", **values)
+
+    rows = [
+        row("clean"),
+        row("benign", false_alarm=True),
+        row("weights", effective=True, top1_right=True, stage_right=True, targeted_repair=True),
+        row("graph", effective=True, top1_right=True, workaround=True),
+        row("graph"),  # not effective: not scored
+    ]
+    summary = summarise(rows)
+    assert summary["all"] == {
+        "planted": 3,
+        "effective": 2,
+        "top1": 1.0,
+        "stage": 0.5,
+        "targeted_repair": 0.5,
+        "workaround_only": 1,
+        "not_repaired": 0,
+    }
+    assert summary["clean_false_alarms"] == {"checked": 1, "alarms": 0}
+    assert summary["benign_false_alarms"] == {"checked": 1, "alarms": 1}
+    assert summary["targets"]["top1"]["met"] and not summary["targets"]["stage"]["met"]
+    assert summary["targets"]["no_false_alarm_clean"]["met"]
+
+
+def test_a_first_conv_with_a_source_counterpart_is_not_called_preprocessing(tmp_path):
+    path = converted_model(TINY, "torch", ("torchscript-onnx",), tmp_path, None)
+    model = onnx.load(path)
+    source = source_model(source_artifact(TINY, "torch"))
+    healthy = localize(source, model, source.make_inputs(0, 2))
+    stem = next(i for i, n in enumerate(model.graph.node) if n.op_type == "Conv")
+    fault = perturbed_weight(model, stem, np.random.default_rng(0), bias=True)
+    loc = localize(source, fault.model, healthy.samples, trace=healthy.trace)
+    first = loc.divergences[0]
+    assert first.node == stem and first.source_counterpart is not None
+    assert stage_of(loc, first, channel_axis(model)) == (first.cause, "")

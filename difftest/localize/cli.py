@@ -212,27 +212,49 @@ def _echo_summary(report: dict) -> None:
 @click.option("--images", default=256, show_default=True, help="Held-out digits for labels.")
 @click.option("--inputs", "n_inputs", default=2, show_default=True, help="Inputs to localize on.")
 @click.option("--out", type=click.Path(path_type=Path), help="Report folder.")
+@click.option(
+    "--greedy",
+    is_flag=True,
+    help="Repair by FetaFix's label-driven loop on the --images digits: a change is kept only "
+    "if the worst image's top-5 Kendall tau does not drop; stops at 0 % discrepancy.",
+)
 def localize_path_command(
-    model: str, framework: str, hops: str, images: int, n_inputs: int, out: Path | None
+    model: str,
+    framework: str,
+    hops: str,
+    images: int,
+    n_inputs: int,
+    out: Path | None,
+    greedy: bool,
 ) -> None:
     """Convert a matrix model along a path, name the hop where the difference starts, then
     localize and repair the final ONNX model (e.g. the paper's Keras -> TFLite int8 -> ONNX).
 
     \b
-    Example:
+    Examples:
       convfail difftest localize-path --model tiny --hops tflite-dynamic-int8,tflite-tf2onnx
+      convfail difftest localize-path --model inception_v3 --images 1000 --greedy
     """
     run = localize_path_and_report(
-        model, framework, [h for h in hops.split(",") if h], images, n_inputs, out
+        model, framework, [h for h in hops.split(",") if h], images, n_inputs, out, greedy
     )
     click.echo(run.report["path"]["summary"])
     for d in run.report["first_divergent"][:3]:
         click.echo(
             f"  first divergent node {d['name']} ({d['op_type']}): {d['cause']} - {d['detail']}"
         )
-    click.echo(f"  repair: {run.repair.summary()}")
-    for step in run.repair.steps:
-        click.echo(f"  [{step.kind}] {step.stage}: {step.change} - verified: {step.verified}")
+    if run.label_repair is not None:
+        click.echo(f"  {run.label_repair.summary()}")
+        for s in run.label_repair.steps:
+            click.echo(
+                f"  [round {s.round}] {s.stage}: {s.change}: discrepancy "
+                f"{s.before.discrepancy_pct:.1f} % -> {s.after.discrepancy_pct:.1f} %, worst tau "
+                f"{s.before.worst_tau:.3f} -> {s.after.worst_tau:.3f} ({s.reason})"
+            )
+    if run.repair is not None:
+        click.echo(f"  repair: {run.repair.summary()}")
+        for step in run.repair.steps:
+            click.echo(f"  [{step.kind}] {step.stage}: {step.change} - verified: {step.verified}")
     labels = run.report["labels"]
     after = f"{labels['after_pct']:.1f} %" if "after_pct" in labels else "no repaired model"
     click.echo(

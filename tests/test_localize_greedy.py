@@ -122,6 +122,22 @@ def test_a_change_that_lowers_the_worst_tau_is_refused(converted):
     np.testing.assert_array_equal(_weight(result.model, "wide.weight"), wide)
 
 
+def test_a_candidate_that_does_not_run_is_refused_and_the_loop_goes_on(converted):
+    healthy, source, reference, predict = converted
+    faulty = _weight_fault(healthy)
+
+    def broken_first(loc):
+        broken = _copy(loc.model)
+        broken.graph.node[0].input[0] = "no-such-value"
+        yield Candidate("graph", "a node reading a missing value", broken)
+        yield from localizer_candidates(loc)
+
+    result = greedy_repair(source, _localize(source, faulty), reference, predict, broken_first)
+    refused = result.steps[0]
+    assert not refused.accepted and "does not run" in refused.reason
+    assert result.end.discrepancy_pct == 0.0
+
+
 def test_a_healthy_conversion_is_left_alone(converted):
     healthy, source, reference, predict = converted
     result = greedy_repair(source, _localize(source, healthy), reference, predict)

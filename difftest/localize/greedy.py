@@ -173,7 +173,24 @@ def greedy_repair(
         best: tuple[LabelScore, Candidate, GreedyStep] | None = None
         node = _node_of(current)
         for candidate in propose(current):
-            after = LabelScore.of(reference, predict(candidate.model))
+            try:
+                after = LabelScore.of(reference, predict(candidate.model))
+            except Exception as exc:  # a candidate ONNX Runtime rejects is refused, not fatal
+                first_line = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
+                reason = f"refused: the changed model does not run ({type(exc).__name__}: "
+                result.steps.append(
+                    GreedyStep(
+                        round_no,
+                        candidate.stage,
+                        node,
+                        candidate.change,
+                        False,
+                        reason + first_line + ")",
+                        score,
+                        score,
+                    )
+                )
+                continue
             admissible, reason = _verdict(score, after)
             step = GreedyStep(
                 round_no, candidate.stage, node, candidate.change, False, reason, score, after

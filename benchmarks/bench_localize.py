@@ -11,16 +11,31 @@
    layer-wise comparison of the faulty model with the *healthy* ONNX model (it compares by
    tensor name, so it needs a same-named reference; it cannot compare with the PyTorch source),
    first mismatching tensor in graph order under its default tolerances.
+3. Side by side, whole processes (``--side-by-side``), on one planted weight fault per model:
+   ``convfail difftest localize --no-settings`` (source model file + faulty ONNX file), the two
+   ``polygraphy run --onnx-outputs mark all`` runs a layer-wise check takes (save the healthy
+   model's values, compare the faulty one with them), and a Python process that re-exports the
+   source with dynamo and calls ``verify_onnx_program(compare_intermediates=True)`` on the
+   faulty model. Each tool's verdict (the first node it flags) and its wall and CPU seconds,
+   start-up included, with the time ratios.
 
     .venv/bin/python benchmarks/bench_localize.py [--big resnet18] [--faults-per-type 1]
+    .venv/bin/python benchmarks/bench_localize.py --side-by-side [--json out.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -187,6 +202,123 @@ def verdicts(per_type: int, atol: float) -> dict:
     return {"summary": summary, "rows": rows}
 
 
+FAILED_OUTPUT = re.compile(r"FAILED \| Output: '([^']+)'")
+BIN = Path(sys.executable).parent
+
+
+def _timed(command: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess, float, float]:
+    """Run ``command``; its output, wall seconds and CPU seconds (user + system)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return done, wall, cpu
+
+
+def _planted_case(name: str, folder: Path) -> dict:
+    """The zoo model ``name`` saved as a source file, its dynamo export with one weight fault,
+    the healthy export beside it (Polygraphy's reference) and the input they are compared on."""
+    # torch and onnx are optional extras; import on use
+    import onnx
+    import torch
+
+    source = build_source(Job("bench", name, "zoo", name, "torch", "dynamo"))
+    healthy = _export(source).model_proto
+    samples = source.make_inputs(0, 1)
+    base = localize(source, healthy, samples)
+    fault = next(
+        f
+        for f in inject_faults(healthy, base.alignment, 0, 3)
+        if f.kind == "weight-perturbed"
+        and not localize(source, f.model, samples, trace=base.trace).agrees
+    )
+    torch.save(source.model, folder / "model.pt")
+    onnx.save(healthy, folder / "healthy.onnx")
+    onnx.save(fault.model, folder / "faulty.onnx")
+    np.savez(folder / "inputs.npz", *samples[0])
+    return {"node": fault.node, "description": fault.description}
+
+
+def _first_flagged(faulty_path: Path, names: list[str]) -> int | None:
+    import onnx  # onnx is an optional extra; import on use
+
+    model = onnx.load(faulty_path)
+    producer = {o: i for i, n in enumerate(model.graph.node) for o in n.output}
+    flagged = [producer[n] for n in names if n in producer]
+    return min(flagged) if flagged else None
+
+
+def verify_child(folder: Path, atol: float) -> None:
+    """The ``verify_onnx_program`` process: re-export the source, check the faulty model."""
+    # torch and onnx are optional extras; import on use
+    import onnx
+    import torch
+
+    model = torch.load(folder / "model.pt", weights_only=False).eval()
+    data = np.load(folder / "inputs.npz")
+    args = tuple(torch.from_numpy(data[k]) for k in sorted(data.files))
+    program = torch.onnx.export(model, args, dynamo=True, verbose=False)
+    faulty = onnx.load(folder / "faulty.onnx")
+    producer = {o: i for i, n in enumerate(faulty.graph.node) for o in n.output}
+    first, _ = _verify_first(_program_with(faulty, program), args, producer, atol)
+    print(json.dumps({"first": first}))
+
+
+def side_by_side(name: str, atol: float) -> dict:
+    """One planted fault in ``name``: the three tools as whole processes, verdicts and time."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        case = _planted_case(name, folder)
+        ours_cmd = [str(BIN / "convfail"), "difftest", "localize", "--source", "model.pt"]
+        ours_cmd += ["--onnx", "faulty.onnx", "--inputs-npz", "inputs.npz", "--no-settings"]
+        done, ours_s, ours_cpu = _timed([*ours_cmd, "--out", "ours"], folder)
+        report = json.loads((folder / "ours" / "localization.json").read_text())
+        ours_first = report["first_divergent"][0]["node"] if report["first_divergent"] else None
+        poly = ["--onnxrt", "--onnx-outputs", "mark", "all"]
+        run = [str(BIN / "polygraphy"), "run"]
+        save = [*run, "healthy.onnx", *poly, "--save-outputs", "ref.json"]
+        _, save_s, save_cpu = _timed(save, folder)
+        compare = [*run, "faulty.onnx", *poly, "--load-outputs", "ref.json"]
+        done, cmp_s, cmp_cpu = _timed(compare, folder)
+        failed = FAILED_OUTPUT.findall(done.stdout + done.stderr)
+        poly_first = _first_flagged(folder / "faulty.onnx", failed)
+        child = [sys.executable, __file__, "--verify-child", tmp, "--atol", str(atol)]
+        done, verify_s, verify_cpu = _timed(child, folder)
+        lines = done.stdout.strip().splitlines()
+        verify_first = json.loads(lines[-1])["first"] if lines else f"error: {done.stderr[-200:]}"
+    poly_s, poly_cpu = save_s + cmp_s, save_cpu + cmp_cpu
+    return {
+        "model": name,
+        "fault": case,
+        "load_average": os.getloadavg()[0],
+        "ours": {
+            "first": ours_first,
+            "hit": ours_first == case["node"],
+            "wall_s": ours_s,
+            "cpu_s": ours_cpu,
+        },
+        "polygraphy": {
+            "first": poly_first,
+            "hit": poly_first == case["node"],
+            "wall_s": poly_s,
+            "cpu_s": poly_cpu,
+            "needs": "the healthy ONNX model as reference",
+        },
+        "verify_onnx_program": {
+            "first": verify_first,
+            "hit": verify_first == case["node"],
+            "wall_s": verify_s,
+            "cpu_s": verify_cpu,
+        },
+        "ratio_polygraphy_over_ours_wall": round(poly_s / ours_s, 2),
+        "ratio_verify_over_ours_wall": round(verify_s / ours_s, 2),
+        "ratio_polygraphy_over_ours_cpu": round(poly_cpu / ours_cpu, 2),
+        "ratio_verify_over_ours_cpu": round(verify_cpu / ours_cpu, 2),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--big", default="resnet18", help="zoo model for the timing run")
@@ -198,7 +330,24 @@ def main() -> None:
         help="verify_onnx_program: max |diff| that flags a value",
     )
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument(
+        "--side-by-side",
+        action="store_true",
+        help="only part 3: the three tools as whole processes on --big and resnet18-tiny",
+    )
+    parser.add_argument("--verify-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.verify_child:
+        verify_child(args.verify_child, args.atol)
+        return
+    if args.side_by_side:
+        rows = [
+            side_by_side(name, args.atol) for name in dict.fromkeys(["resnet18-tiny", args.big])
+        ]
+        print(json.dumps(rows, indent=2))
+        if args.json:
+            Path(args.json).write_text(json.dumps(rows, indent=2, sort_keys=True), encoding="utf-8")
+        return
     out = {
         "timing": [timing(name) for name in dict.fromkeys([args.big, "resnet18-tiny"])],
         "verdicts": verdicts(args.faults_per_type, args.atol),

@@ -1,29 +1,37 @@
 """``convfail difftest localize``, ``repair``, ``localize-known`` and ``localize-eval`` (added to
 the difftest group). Each command reads its options, calls one function of the localize package
-and prints what came of it."""
+and prints what came of it.
+
+The modules doing the work load ONNX, the stages, plotting and pandas (about a second of CPU):
+:func:`_work` imports them when a command runs, so ``--help`` and a bad option answer at once.
+"""
 
 from __future__ import annotations
 
 import functools
+import importlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import fields
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import click
 
 from convfail.paths import data_dir, localization_dir, localize_cache_dir
-from difftest.localize.evaluate import write_evaluation
-from difftest.localize.known_faults import write_known_faults
-from difftest.localize.matrix_eval import EvalSettings, write_matrix_evaluation
-from difftest.localize.runs import (
-    CaseRequest,
-    Progress,
-    localize_and_report,
-    localize_path_and_report,
-    repair_and_report,
-)
 from difftest.localize.tolerance import RTOL
-from difftest.matrix.sources import MODELS
+from difftest.matrix.torch_archs import ARCHITECTURES, TINY
+
+if TYPE_CHECKING:
+    from difftest.localize.runs import CaseRequest, Progress
+
+MODELS = (*ARCHITECTURES, TINY)
+
+
+def _work(name: str) -> ModuleType:
+    """The localize module ``name`` (runs, evaluate, known_faults), imported on first use."""
+    return importlib.import_module(f"difftest.localize.{name}")
+
 
 CASE_OPTIONS = [
     click.option("--campaign", help="Campaign folder under data/difftest/."),
@@ -84,8 +92,9 @@ def _case_options(fn: Callable) -> Callable:
 
     @functools.wraps(fn)
     def command(**options: object) -> None:
-        names = [f.name for f in fields(CaseRequest)]
-        request = CaseRequest(**{name: options.pop(name) for name in names})
+        request_type = _work("runs").CaseRequest
+        names = [f.name for f in fields(request_type)]
+        request = request_type(**{name: options.pop(name) for name in names})
         fn(request, **options)
 
     for option in reversed(CASE_OPTIONS):
@@ -129,7 +138,7 @@ def localize_command(request: CaseRequest, settings: bool) -> None:
       convfail difftest localize --campaign fresh-synthetic --key syn-n035-0002/torchscript
       convfail difftest localize --source model.pt --onnx model.onnx --precision float16
     """
-    run = localize_and_report(request, settings, _bar("localizing"))
+    run = _work("runs").localize_and_report(request, settings, _bar("localizing"))
     _echo_summary(run.report)
     click.echo(f"  report: {run.paths['markdown']}")
 
@@ -146,7 +155,7 @@ def repair_command(request: CaseRequest) -> None:
     repaired.onnx only when the model changed; a re-conversion with settings that agree is a
     workaround, reported apart and written as reconverted.onnx.
     """
-    run = repair_and_report(request, _bar("localizing"))
+    run = _work("runs").repair_and_report(request, _bar("localizing"))
     _echo_summary(run.report)
     click.echo(f"  repair: {run.repair.summary()}")
     for step in run.repair.steps:
@@ -213,27 +222,49 @@ def _echo_summary(report: dict) -> None:
 @click.option("--images", default=256, show_default=True, help="Held-out digits for labels.")
 @click.option("--inputs", "n_inputs", default=2, show_default=True, help="Inputs to localize on.")
 @click.option("--out", type=click.Path(path_type=Path), help="Report folder.")
+@click.option(
+    "--greedy",
+    is_flag=True,
+    help="Repair by FetaFix's label-driven loop on the --images digits: a change is kept only "
+    "if the worst image's top-5 Kendall tau does not drop; stops at 0 % discrepancy.",
+)
 def localize_path_command(
-    model: str, framework: str, hops: str, images: int, n_inputs: int, out: Path | None
+    model: str,
+    framework: str,
+    hops: str,
+    images: int,
+    n_inputs: int,
+    out: Path | None,
+    greedy: bool,
 ) -> None:
     """Convert a matrix model along a path, name the hop where the difference starts, then
     localize and repair the final ONNX model (e.g. the paper's Keras -> TFLite int8 -> ONNX).
 
     \b
-    Example:
+    Examples:
       convfail difftest localize-path --model tiny --hops tflite-dynamic-int8,tflite-tf2onnx
+      convfail difftest localize-path --model inception_v3 --images 1000 --greedy
     """
-    run = localize_path_and_report(
-        model, framework, [h for h in hops.split(",") if h], images, n_inputs, out
+    run = _work("runs").localize_path_and_report(
+        model, framework, [h for h in hops.split(",") if h], images, n_inputs, out, greedy
     )
     click.echo(run.report["path"]["summary"])
     for d in run.report["first_divergent"][:3]:
         click.echo(
             f"  first divergent node {d['name']} ({d['op_type']}): {d['cause']} - {d['detail']}"
         )
-    click.echo(f"  repair: {run.repair.summary()}")
-    for step in run.repair.steps:
-        click.echo(f"  [{step.kind}] {step.stage}: {step.change} - verified: {step.verified}")
+    if run.label_repair is not None:
+        click.echo(f"  {run.label_repair.summary()}")
+        for s in run.label_repair.steps:
+            click.echo(
+                f"  [round {s.round}] {s.stage}: {s.change}: discrepancy "
+                f"{s.before.discrepancy_pct:.1f} % -> {s.after.discrepancy_pct:.1f} %, worst tau "
+                f"{s.before.worst_tau:.3f} -> {s.after.worst_tau:.3f} ({s.reason})"
+            )
+    if run.repair is not None:
+        click.echo(f"  repair: {run.repair.summary()}")
+        for step in run.repair.steps:
+            click.echo(f"  [{step.kind}] {step.stage}: {step.change} - verified: {step.verified}")
     labels = run.report["labels"]
     after = f"{labels['after_pct']:.1f} %" if "after_pct" in labels else "no repaired model"
     click.echo(
@@ -268,7 +299,9 @@ def localize_known_command(out: Path | None, converters: tuple[str, ...], record
     trilinear upsampling, GELU, division), NaN handling, and mismatch records of the fresh
     campaign. Writes one report + reproducer folder per case and real_faults.csv."""
     out = out or localization_dir() / "real"
-    rows, table = write_known_faults(out, converters, records, _progress("known cases"))
+    rows, table = _work("known_faults").write_known_faults(
+        out, converters, records, _progress("known cases")
+    )
     present = sum(r["present"] == "yes" for r in rows)
     click.echo(f"{len(rows)} case(s), {present} still differ: {table}")
 
@@ -302,7 +335,9 @@ def localize_eval_command(
     or rounded, attributes changed, operators swapped, transposes inserted), localize and
     repair each; write fault_injection.csv and fault_injection_summary.json."""
     out = out or localization_dir()
-    summary = write_evaluation(out, n_models, converters, per_type, _progress("faults"))
+    summary = _work("evaluate").write_evaluation(
+        out, n_models, converters, per_type, _progress("faults")
+    )
     a = summary["all"]
     click.echo(
         f"{a['injected']} faults, {a['effective']} effective: localization precision "
@@ -349,9 +384,12 @@ def localize_eval_matrix_command(
     vs workaround, held-out inputs and digits) scored apart. Writes matrix_faults.csv and
     matrix_faults_summary.json."""
     out = out or data_dir() / "difftest" / "localize-eval"
-    settings = EvalSettings(tuple(models), per_type=per_type, n_images=images, seed=seed)
+    matrix_eval = _work("matrix_eval")
+    settings = matrix_eval.EvalSettings(
+        tuple(models), per_type=per_type, n_images=images, seed=seed
+    )
     workdir = localize_cache_dir() / "localize-eval-matrix"
-    summary = write_matrix_evaluation(out, settings, workdir, reuse, _progress("cases"))
+    summary = matrix_eval.write_matrix_evaluation(out, settings, workdir, reuse, _progress("cases"))
     a = summary["all"]
     click.echo(
         f"{a['planted']} faults, {a['effective']} effective: top-1 {a['top1']}, stage "

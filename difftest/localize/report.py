@@ -17,6 +17,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
+from difftest.localize.greedy import step_table
 from difftest.localize.pipeline import Localization
 from difftest.localize.reproducer import check_reproducer, write_reproducer
 
@@ -155,6 +156,12 @@ def to_markdown(report: dict) -> str:
                 f"- {step['kind']} [{step['stage']}] `{step['node']}`: fault: {step['fault']}; "
                 f"fixed: {step['change']}; verified: {step['verified']}; {held}"
             )
+    if report.get("label_repair"):
+        greedy = report["label_repair"]
+        lines += ["", "## Label-driven repair (FetaFix's greedy loop)", "", greedy["summary"] + "."]
+        lines += ["", *step_table(greedy)]
+        if not greedy["changed"]:
+            lines += ["", "No repaired model was written."]
     if report.get("labels"):
         lab = report["labels"]
         after = f"{lab['after_pct']:.1f} %" if "after_pct" in lab else "no repaired model"

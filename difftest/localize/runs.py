@@ -21,6 +21,7 @@ from convfail.errors import ConvfailError
 from convfail.paths import localize_cache_dir
 from convfail.verdicts import DEFAULT, parse_policy
 from difftest.localize.conversion_path import PathCheck, check_path, localize_path, predict
+from difftest.localize.greedy import GreedyResult, greedy_repair, onnx_predictor
 from difftest.localize.inputs import Case, from_campaign, from_files
 from difftest.localize.pipeline import Localization, localize
 from difftest.localize.repair import repair
@@ -201,13 +202,15 @@ def _settings_text(settings: dict) -> str:
 
 @dataclass
 class PathRun:
-    """A conversion path checked hop by hop, its final model localized and repaired."""
+    """A conversion path checked hop by hop, its final model localized and repaired (by the
+    alignment-driven repair, or by the label-driven greedy loop: the other one is ``None``)."""
 
     report: dict
     paths: dict[str, Path]
     directory: Path
     check: PathCheck
-    repair: RepairResult
+    repair: RepairResult | None
+    label_repair: GreedyResult | None = None
 
 
 def localize_path_and_report(
@@ -217,10 +220,12 @@ def localize_path_and_report(
     n_images: int,
     n_inputs: int,
     out: Path | None,
+    greedy: bool = False,
 ) -> PathRun:
     """Convert ``model`` from ``framework`` along ``hops``, name the hop where the difference
     starts, localize and repair the final ONNX model, and measure the label discrepancy on
-    held-out digits before and after the repair."""
+    held-out digits before and after the repair. ``greedy``: repair by FetaFix's label-driven
+    loop on those digits (:mod:`.greedy`) instead of the alignment-driven repair."""
     path = make_path(framework, hops)
     if path.target != "onnx":
         raise ConvfailError(
@@ -233,12 +238,19 @@ def localize_path_and_report(
     images = load_split(input_size(model), "test").images[:n_images]
     check = check_path(path, source_artifact(model, framework), images, workdir)
     source, loc = localize_path(check, n_inputs)
-    result = repair(source, loc, held_out=source.make_inputs(HELD_OUT_SEED, n_inputs))
+    final = check.artifacts[-1]
+    result, labelled = None, None
+    if greedy:
+        predictor = onnx_predictor(images, final, workdir / "candidates")
+        labelled = greedy_repair(source, loc, check.reference, predictor)
+        fixed = labelled.model if labelled.changed else None
+    else:
+        result = repair(source, loc, held_out=source.make_inputs(HELD_OUT_SEED, n_inputs))
+        fixed = result.model if result.changed else None
     (directory / REPAIRED_FILE).unlink(missing_ok=True)
     labels = {"images": len(images), "before_pct": check.hops[-1].discrepancy_pct}
-    if result.changed:
-        onnx.save(result.model, directory / REPAIRED_FILE)
-        final = check.artifacts[-1]
+    if fixed is not None:
+        onnx.save(fixed, directory / REPAIRED_FILE)
         repaired = Artifact("onnx", final.layout, path=directory / REPAIRED_FILE, size=final.size)
         logits = predict(repaired, images)
         labels["after_pct"] = top1_discrepancy_pct(check.reference, logits)
@@ -255,4 +267,6 @@ def localize_path_and_report(
         "hops": [h.to_dict() for h in check.hops],
     }
     report["labels"] = labels
-    return PathRun(report, write_report(report, directory), directory, check, result)
+    report["label_repair"] = labelled.to_dict() if labelled is not None else None
+    paths = write_report(report, directory)
+    return PathRun(report, paths, directory, check, result, labelled)

@@ -28,7 +28,13 @@ import onnx
 from onnx import helper, numpy_helper, shape_inference
 
 from difftest.localize.align import Alignment
-from difftest.localize.inject import Fault, attribute_fault, operator_fault, perturbed_weight
+from difftest.localize.inject import (
+    Fault,
+    aligned_sites,
+    attribute_fault,
+    operator_fault,
+    perturbed_weight,
+)
 
 FETAFIX_TYPES = (
     "preprocessing",
@@ -244,14 +250,7 @@ def plant_faults(
     """The three preprocessing faults, the layout fault, and up to ``per_type`` faults of each
     other type at nodes (seeded order) whose output aligns with the source."""
     rng = np.random.default_rng(seed)
-    candidates = [
-        i
-        for i, node in enumerate(model.graph.node)
-        if node.output
-        and node.output[0] in alignment.values
-        and alignment.values[node.output[0]].matched
-    ]
-    order = [int(i) for i in rng.permutation(candidates)]
+    order = aligned_sites(model, alignment, rng)
     faults = [*preprocessing_faults(model), layout_fault(model)]
     faults += tensor_shape_faults(model, alignment, order, per_type)
     found: dict[str, list[PlantedFault]] = {"weights": [], "hyper-parameters": [], "graph": []}

@@ -259,11 +259,11 @@ def _transpose_fault(model, index, alignment: Alignment) -> Fault | None:
     return None
 
 
-def inject_faults(
-    model: onnx.ModelProto, alignment: Alignment, seed: int = 0, per_type: int = 2
-) -> list[Fault]:
-    """Up to ``per_type`` faults of each kind at nodes that align with the source."""
-    rng = np.random.default_rng(seed)
+def aligned_sites(
+    model: onnx.ModelProto, alignment: Alignment, rng: np.random.Generator
+) -> list[int]:
+    """Indices of the nodes whose first output aligns with the source, in an order drawn from
+    ``rng``: the places where a planted fault can be told apart from a converter's rewrite."""
     candidates = [
         i
         for i, node in enumerate(model.graph.node)
@@ -271,7 +271,15 @@ def inject_faults(
         and node.output[0] in alignment.values
         and alignment.values[node.output[0]].matched
     ]
-    order = list(rng.permutation(candidates))
+    return [int(i) for i in rng.permutation(candidates)]
+
+
+def inject_faults(
+    model: onnx.ModelProto, alignment: Alignment, seed: int = 0, per_type: int = 2
+) -> list[Fault]:
+    """Up to ``per_type`` faults of each kind at nodes that align with the source."""
+    rng = np.random.default_rng(seed)
+    order = aligned_sites(model, alignment, rng)
     faults: dict[str, list[Fault]] = {k: [] for k in FAULT_TYPES}
     for index in order:
         index = int(index)

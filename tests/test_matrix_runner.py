@@ -95,6 +95,21 @@ def test_bad_input_gets_one_line_each(home: Path):
     assert not results_path("m").exists()
 
 
+def test_the_cli_refuses_an_untrained_model_in_one_line(home: Path):
+    convfail = Path(sys.executable).parent / "convfail"
+    result = subprocess.run(
+        [convfail, "difftest", "matrix", "u", "--model", "mobilenet_v2", "--images", "4"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("convfail: error: no trained weights for mobilenet_v2")
+    assert "convfail difftest matrix-train --model mobilenet_v2" in line
+    assert not results_path("u").exists()
+
+
 def test_a_model_without_trained_weights_is_a_source_failure_record(home: Path):
     [record] = run_matrix("w", ["mobilenet_v2"], images=4, paths=PATHS[:1], log=lambda line: None)
     assert record["outcome"] == "source_failure"

@@ -86,6 +86,7 @@ def matrix_command(
         log=click.echo,
         workers=workers,
         tvm_images=tvm_images,
+        require_weights=True,
     )
     _summary(name, records)
 

@@ -36,6 +36,7 @@ from difftest.matrix.paths import ConversionPath, default_paths
 from difftest.matrix.runtimes import TVM_IMAGES
 from difftest.matrix.sources import MODELS
 from difftest.matrix.stopping import MatrixStopped, UnitGroups, kill_group
+from difftest.matrix.training import read_card, weights_dir
 from difftest.matrix.unit import base, ended, unit_key
 
 CONFIG = "matrix.yaml"
@@ -183,9 +184,11 @@ def run_matrix(
     log: Callable[[str], None] = print,
     workers: int = 1,
     tvm_images: int = TVM_IMAGES,
+    require_weights: bool = False,
 ) -> list[dict]:
     """Run (or resume) matrix ``name`` over ``paths`` (default: every path); return every
-    record it holds at the end."""
+    record it holds at the end. ``require_weights`` (the CLI's choice): refuse at once, in one
+    line, when a model is untrained, rather than record a ``source_failure`` per unit."""
     unknown = sorted(set(models) - set(MODELS))
     if unknown:
         raise ConvfailError(
@@ -196,6 +199,14 @@ def run_matrix(
     if workers < 1 or tvm_images < 1:
         raise ConvfailError(
             f"{workers} worker(s) and {tvm_images} TVM image(s) asked for", "give 1 or more of each"
+        )
+    untrained = [m for m in models if read_card(m) is None] if require_weights else []
+    if untrained:
+        raise ConvfailError(
+            f"no trained weights for {', '.join(untrained)} in {weights_dir()}",
+            "train once with `convfail difftest matrix-train"
+            + "".join(f" --model {m}" for m in untrained)
+            + "`, or leave them out with --model",
         )
     paths = paths or default_paths()
     config = {

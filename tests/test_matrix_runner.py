@@ -73,6 +73,17 @@ def test_a_resume_with_other_settings_is_refused_and_keeps_the_results(home: Pat
     assert results_path("t").read_text() == kept
 
 
+def _matrix_cli_error(*args: str) -> str:
+    """The one line `convfail difftest matrix ARGS` fails with (it must fail, in one line)."""
+    convfail = Path(sys.executable).parent / "convfail"
+    result = subprocess.run(
+        [convfail, "difftest", "matrix", *args], capture_output=True, text=True, check=False
+    )
+    assert result.returncode != 0
+    [line] = result.stderr.strip().splitlines()
+    return line
+
+
 def test_bad_input_gets_one_line_each(home: Path):
     with pytest.raises(ConvfailError, match="converts from tflite, but the path is at torch"):
         make_path("torch", ["tflite-tf2onnx"])
@@ -82,29 +93,13 @@ def test_bad_input_gets_one_line_each(home: Path):
         find_path("keras", "coreml")
     with pytest.raises(ConvfailError, match=r"the model reads \(N, 3, 16, 16\)"):
         check_images(np.zeros((2, 16, 16, 3), np.float32), 16)
-    convfail = Path(sys.executable).parent / "convfail"
-    result = subprocess.run(
-        [convfail, "difftest", "matrix", "m", "--images", "0"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode != 0
-    [line] = result.stderr.strip().splitlines()
+    line = _matrix_cli_error("m", "--images", "0")
     assert line.startswith("convfail: error: 0 images asked for")
     assert not results_path("m").exists()
 
 
 def test_the_cli_refuses_an_untrained_model_in_one_line(home: Path):
-    convfail = Path(sys.executable).parent / "convfail"
-    result = subprocess.run(
-        [convfail, "difftest", "matrix", "u", "--model", "mobilenet_v2", "--images", "4"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode != 0
-    [line] = result.stderr.strip().splitlines()
+    line = _matrix_cli_error("u", "--model", "mobilenet_v2", "--images", "4")
     assert line.startswith("convfail: error: no trained weights for mobilenet_v2")
     assert "convfail difftest matrix-train --model mobilenet_v2" in line
     assert not results_path("u").exists()

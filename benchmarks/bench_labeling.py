@@ -6,8 +6,14 @@ in this process (with suggestions on), and Debian's chromium (headless, via Play
 ``n`` on issue after issue. Measured per step, wall clock from the keypress until the next issue
 is on screen (what the rater waits for): the app's own navigation (the page prefetched and
 swapped in), and, for comparison, a full page load of the same pages (a link opened, a reload).
-Also: keypress to "saved" for a choice, and the load average at start and end (the wall clock
-includes Playwright's round trips, which grow with the load). Target: both under 100 ms at p95.
+Beside it the browser's floor: the same walk of full loads, from the same server with the same
+headers, over an empty page (no text, no script, no style), which is what Chromium itself costs
+per navigation on this machine; the app's own share is the difference. For both walks: requests
+the server saw per load, and CPU per load of each Chromium process and of this process (server
+and Playwright's client), read from ``/proc`` (CPU time varies less with the load than wall
+clock). Also: keypress to "saved" for a choice, and the load average at start and end (the wall
+clock includes Playwright's round trips, which grow with the load). Target: both under 100 ms at
+p95.
 
     .venv/bin/python benchmarks/bench_labeling.py [--issues 1000] [--steps 200]
 """
@@ -15,6 +21,7 @@ includes Playwright's round trips, which grow with the load). Target: both under
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import logging
 import math
@@ -28,6 +35,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from flask import request
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -216,6 +224,62 @@ def make_project(root: Path, issues: int, codebook) -> None:
     store.write_all(labels)
 
 
+FLOOR_PAGE = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>floor</title></head>'
+    '<body data-next="/bench-floor/{following}"></body></html>'
+)
+
+
+def floor_page(step: int) -> str:
+    """The empty page of the floor walk; its ``data-next`` leads on like an issue page's."""
+    return FLOOR_PAGE.format(following=step + 1)
+
+
+def process_kind(command: list[bytes]) -> str:
+    """What a process below this one is: a Chromium process by its ``--type``, Playwright's
+    driver, or one of the server's children (the render worker, the suggestion training)."""
+    program = command[0].rsplit(b"/", 1)[-1] if command else b""
+    if b"chrom" in program:
+        types = [a[7:].decode() for a in command if a.startswith(b"--type=")]
+        return f"chromium {types[0] if types else 'browser'}"
+    if program == b"node":
+        return "playwright driver"
+    return "server children"
+
+
+def process_cpu_ms() -> dict[str, float]:
+    """CPU time so far (user + system, ms) of this process (the server and Playwright's client)
+    and of the processes below it by kind, from ``/proc``."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents, cpu, commands = {}, {}, {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            # Chromium rewrites its command line as one string joined by spaces
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").split()
+        except OSError:  # the process ended while being read
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        pid = int(entry.name)
+        parents[pid], commands[pid] = int(fields[1]), command
+        cpu[pid] = (int(fields[11]) + int(fields[12])) * 1000 / tick
+    me = os.getpid()
+    totals = collections.Counter({"this process": cpu.get(me, 0.0)})
+    for pid in cpu:
+        ancestor = parents[pid]
+        while ancestor in parents and ancestor != me:
+            ancestor = parents[ancestor]
+        if ancestor == me and pid != me:
+            totals[process_kind(commands[pid])] += cpu[pid]
+    return dict(totals)
+
+
+def cpu_per_load(before: dict[str, float], after: dict[str, float], loads: int) -> dict:
+    return {kind: round((after[kind] - before.get(kind, 0.0)) / loads, 1) for kind in after}
+
+
 def summary(values: list[float]) -> dict:
     ordered = sorted(values)
     return {
@@ -256,10 +320,13 @@ NAVIGATION_TIMING = """() => { const n = performance.getEntriesByType('navigatio
   return [n.responseEnd - n.requestStart, n.domContentLoadedEventEnd, n.loadEventEnd]; }"""
 
 
-def full_page_loads(page, steps: int, base: str, url: str) -> tuple[list[float], list[list[float]]]:
-    """The same walk with a full page load per issue (``load`` event), and the browser's own
-    navigation timing of each: request to last byte, DOM ready, load done."""
+def full_page_loads(page, steps: int, base: str, url: str, requests: collections.Counter) -> dict:
+    """The same walk with a full page load per issue (``load`` event): wall clock, the browser's
+    own navigation timing (request to last byte, DOM ready, load done), the requests the server
+    saw and the CPU of every process, each per load."""
     page.goto(url)
+    requests.clear()
+    before = process_cpu_ms()
     times, timings = [], []
     for _ in range(steps):
         following = page.get_attribute("body", "data-next")
@@ -267,7 +334,13 @@ def full_page_loads(page, steps: int, base: str, url: str) -> tuple[list[float],
         page.goto(base + following)
         times.append((time.perf_counter() - start) * 1000)
         timings.append(page.evaluate(NAVIGATION_TIMING))
-    return times, timings
+    after = process_cpu_ms()
+    row = {"wall": summary(times)}
+    for i, name in enumerate(("response", "dom_ready", "load_event")):
+        row[f"browser_{name}"] = summary([t[i] for t in timings])
+    row["requests_per_load"] = {k: round(v / steps, 2) for k, v in sorted(requests.items())}
+    row["cpu_ms_per_load"] = cpu_per_load(before, after, steps)
+    return row
 
 
 def main() -> None:
@@ -295,6 +368,13 @@ def main() -> None:
         service.ready.wait(300)
         guard = RequestGuard()
         app = create_app(session, guard, service)
+        app.add_url_rule("/bench-floor/<int:step>", "bench_floor", floor_page)
+        requests: collections.Counter = collections.Counter()
+
+        @app.before_request
+        def count_request():
+            requests[request.path.split("/")[1] or "/"] += 1
+
         server = start_server(app, guard)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         base = f"http://127.0.0.1:{server.server_port}"
@@ -320,10 +400,11 @@ def main() -> None:
             results["next_in_app_browser_shown"] = summary(shown)
             wall, _, _ = navigate_in_app(page, args.steps, start_url + "?filter=unlabelled")
             results["next_in_app_unlabelled_filter"] = summary(wall)
-            wall, timings = full_page_loads(page, args.steps, base, start_url)
-            results["full_page_load"] = summary(wall)
-            for i, name in enumerate(("response", "dom_ready", "load_event")):
-                results[f"full_page_load_browser_{name}"] = summary([t[i] for t in timings])
+            floor = full_page_loads(page, args.steps, base, f"{base}/bench-floor/0", requests)
+            loads = full_page_loads(page, args.steps, base, start_url, requests)
+            for name, row in (("full_page_load", loads), ("floor_page_load", floor)):
+                results[name] = row.pop("wall")
+                results.update({f"{name}_{key}": value for key, value in row.items()})
             saves = []
             page.goto(start_url)
             for i in range(50):
@@ -350,6 +431,13 @@ def main() -> None:
         p95 = results[name]["p95_ms"]
         verdict = "meets" if p95 < 100 else "MISSES"
         print(f"{name} p95 {p95} ms: {verdict} the 100 ms target")
+    floor, loads = results["floor_page_load"], results["full_page_load"]
+    share = [loads[k] - floor[k] for k in ("median_ms", "p95_ms")]
+    print(
+        f"browser floor (empty page, same server and headers) {floor['median_ms']} / "
+        f"{floor['p95_ms']} ms median / p95; the app's share of a full load "
+        f"{share[0]:.1f} / {share[1]:.1f} ms"
+    )
 
 
 if __name__ == "__main__":

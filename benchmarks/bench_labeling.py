@@ -27,6 +27,7 @@ import logging
 import math
 import os
 import random
+import re
 import shutil
 import statistics
 import sys
@@ -280,6 +281,64 @@ def cpu_per_load(before: dict[str, float], after: dict[str, float], loads: int) 
     return {kind: round((after[kind] - before.get(kind, 0.0)) / loads, 1) for kind in after}
 
 
+TRACE_CATEGORIES = ["toplevel", "devtools.timeline", "blink", "loading"]
+TRACE_LOADS = 20
+# A renderer main-thread event's own time (its children's taken out) goes to the first stage whose
+# pattern its name matches; what matches none is navigation, IPC and the rest.
+STAGES = (
+    ("html_parse", re.compile(r"ParseHTML|HTMLDocumentParser|PreloadScan")),
+    ("style", re.compile(r"UpdateLayoutTree|[Ss]tyle")),
+    ("layout", re.compile(r"Layout|InlineNode|Shape")),
+    ("paint", re.compile(r"Paint|Composit|Raster")),
+    ("script", re.compile(r"EvaluateScript|FunctionCall|V8|v8\.|Microtask|EventDispatch|Script")),
+)
+
+
+def stage_of(name: str) -> str:
+    return next((stage for stage, pattern in STAGES if pattern.search(name)), "other")
+
+
+def trace_costs(path: Path, loads: int) -> dict:
+    """Per load, from a Chromium trace: the renderer main thread's CPU time by stage, and the CPU
+    time of each busy thread of every process in its top-level tasks. Thread time (``tdur``), not
+    wall time: on a loaded machine a descheduled thread's events last longer but cost no more."""
+    trace = json.loads(path.read_text(encoding="utf-8"))
+    events = trace["traceEvents"] if isinstance(trace, dict) else trace
+    threads = {
+        (e["pid"], e["tid"]): e["args"]["name"]
+        for e in events
+        if e.get("ph") == "M" and e.get("name") == "thread_name"
+    }
+    spans = sorted(
+        (e for e in events if e.get("ph") == "X" and "dur" in e),
+        key=lambda e: (e["pid"], e["tid"], e["ts"], -e["dur"]),
+    )
+    stages: collections.Counter = collections.Counter()
+    busy: collections.Counter = collections.Counter()
+    open_spans: list[tuple[tuple, str, float]] = []  # (thread, stage, end) of enclosing events
+    for e in spans:
+        thread = (e["pid"], e["tid"])
+        name = threads.get(thread, "?")
+        while open_spans and (open_spans[-1][0] != thread or open_spans[-1][2] <= e["ts"]):
+            open_spans.pop()
+        cost = e.get("tdur", e["dur"])
+        if not open_spans:
+            busy[re.sub(r"\d+$", "", name)] += cost
+        if name != "CrRendererMain":
+            open_spans.append((thread, "", e["ts"] + e["dur"]))
+            continue
+        if open_spans:
+            stages[open_spans[-1][1]] -= cost
+        stage = stage_of(e["name"])
+        stages[stage] += cost
+        open_spans.append((thread, stage, e["ts"] + e["dur"]))
+    per_load = 1000 * loads  # trace times are in microseconds
+    return {
+        "renderer_main_ms_per_load": {k: round(v / per_load, 1) for k, v in stages.most_common()},
+        "thread_busy_ms_per_load": {k: round(v / per_load, 1) for k, v in busy.most_common(8)},
+    }
+
+
 def summary(values: list[float]) -> dict:
     ordered = sorted(values)
     return {
@@ -343,10 +402,27 @@ def full_page_loads(page, steps: int, base: str, url: str, requests: collections
     return row
 
 
+def traced_loads(browser, page, base: str, url: str, path: Path, requests) -> dict:
+    """``TRACE_LOADS`` full loads from ``url`` under Chromium's tracing, saved to ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.goto(url)
+    browser.start_tracing(page=page, path=str(path), categories=TRACE_CATEGORIES)
+    full_page_loads(page, TRACE_LOADS, base, url, requests)
+    browser.stop_tracing()
+    return {"trace": str(path), **trace_costs(path, TRACE_LOADS)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--issues", type=int, default=1000)
     parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument(
+        "--trace",
+        type=Path,
+        metavar="DIR",
+        help=f"also trace {TRACE_LOADS} full loads of the app and of the floor page in Chromium "
+        "(written to DIR) and report where their time goes (tracing slows the browser)",
+    )
     args = parser.parse_args()
     # Playwright is a dev extra, needed only when the benchmark drives the browser
     from playwright.sync_api import sync_playwright
@@ -400,11 +476,17 @@ def main() -> None:
             results["next_in_app_browser_shown"] = summary(shown)
             wall, _, _ = navigate_in_app(page, args.steps, start_url + "?filter=unlabelled")
             results["next_in_app_unlabelled_filter"] = summary(wall)
-            floor = full_page_loads(page, args.steps, base, f"{base}/bench-floor/0", requests)
+            floor_url = f"{base}/bench-floor/0"
+            floor = full_page_loads(page, args.steps, base, floor_url, requests)
             loads = full_page_loads(page, args.steps, base, start_url, requests)
             for name, row in (("full_page_load", loads), ("floor_page_load", floor)):
                 results[name] = row.pop("wall")
                 results.update({f"{name}_{key}": value for key, value in row.items()})
+            if args.trace:
+                for name, url in (("full_page_load", start_url), ("floor_page_load", floor_url)):
+                    results[f"trace_{name}"] = traced_loads(
+                        browser, page, base, url, args.trace / f"{name}.json", requests
+                    )
             saves = []
             page.goto(start_url)
             for i in range(50):

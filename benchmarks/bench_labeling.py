@@ -15,7 +15,7 @@ clock). Also: keypress to "saved" for a choice, and the load average at start an
 clock includes Playwright's round trips, which grow with the load). Target: both under 100 ms at
 p95.
 
-    .venv/bin/python benchmarks/bench_labeling.py [--issues 1000] [--steps 200]
+    .venv/bin/python benchmarks/bench_labeling.py [--issues 1000] [--steps 200] [--trace DIR]
 """
 
 from __future__ import annotations

@@ -6,20 +6,28 @@ in this process (with suggestions on), and Debian's chromium (headless, via Play
 ``n`` on issue after issue. Measured per step, wall clock from the keypress until the next issue
 is on screen (what the rater waits for): the app's own navigation (the page prefetched and
 swapped in), and, for comparison, a full page load of the same pages (a link opened, a reload).
-Also: keypress to "saved" for a choice, and the load average at start and end (the wall clock
-includes Playwright's round trips, which grow with the load). Target: both under 100 ms at p95.
+Beside it the browser's floor: the same walk of full loads, from the same server with the same
+headers, over an empty page (no text, no script, no style), which is what Chromium itself costs
+per navigation on this machine; the app's own share is the difference. For both walks: requests
+the server saw per load, and CPU per load of each Chromium process and of this process (server
+and Playwright's client), read from ``/proc`` (CPU time varies less with the load than wall
+clock). Also: keypress to "saved" for a choice, and the load average at start and end (the wall
+clock includes Playwright's round trips, which grow with the load). Target: both under 100 ms at
+p95.
 
-    .venv/bin/python benchmarks/bench_labeling.py [--issues 1000] [--steps 200]
+    .venv/bin/python benchmarks/bench_labeling.py [--issues 1000] [--steps 200] [--trace DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import logging
 import math
 import os
 import random
+import re
 import shutil
 import statistics
 import sys
@@ -28,6 +36,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from flask import request
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -216,6 +225,120 @@ def make_project(root: Path, issues: int, codebook) -> None:
     store.write_all(labels)
 
 
+FLOOR_PAGE = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>floor</title></head>'
+    '<body data-next="/bench-floor/{following}"></body></html>'
+)
+
+
+def floor_page(step: int) -> str:
+    """The empty page of the floor walk; its ``data-next`` leads on like an issue page's."""
+    return FLOOR_PAGE.format(following=step + 1)
+
+
+def process_kind(command: list[bytes]) -> str:
+    """What a process below this one is: a Chromium process by its ``--type``, Playwright's
+    driver, or one of the server's children (the render worker, the suggestion training)."""
+    program = command[0].rsplit(b"/", 1)[-1] if command else b""
+    if b"chrom" in program:
+        types = [a[7:].decode() for a in command if a.startswith(b"--type=")]
+        return f"chromium {types[0] if types else 'browser'}"
+    if program == b"node":
+        return "playwright driver"
+    return "server children"
+
+
+def process_cpu_ms() -> dict[str, float]:
+    """CPU time so far (user + system, ms) of this process (the server and Playwright's client)
+    and of the processes below it by kind, from ``/proc``."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents, cpu, commands = {}, {}, {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            # Chromium rewrites its command line as one string joined by spaces
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").split()
+        except OSError:  # the process ended while being read
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        pid = int(entry.name)
+        parents[pid], commands[pid] = int(fields[1]), command
+        cpu[pid] = (int(fields[11]) + int(fields[12])) * 1000 / tick
+    me = os.getpid()
+    totals = collections.Counter({"this process": cpu.get(me, 0.0)})
+    for pid in cpu:
+        ancestor = parents[pid]
+        while ancestor in parents and ancestor != me:
+            ancestor = parents[ancestor]
+        if ancestor == me and pid != me:
+            totals[process_kind(commands[pid])] += cpu[pid]
+    return dict(totals)
+
+
+def cpu_per_load(before: dict[str, float], after: dict[str, float], loads: int) -> dict:
+    return {kind: round((after[kind] - before.get(kind, 0.0)) / loads, 1) for kind in after}
+
+
+TRACE_CATEGORIES = ["toplevel", "devtools.timeline", "blink", "loading"]
+TRACE_LOADS = 20
+# A renderer main-thread event's own time (its children's taken out) goes to the first stage whose
+# pattern its name matches; what matches none is navigation, IPC and the rest.
+STAGES = (
+    ("html_parse", re.compile(r"ParseHTML|HTMLDocumentParser|PreloadScan")),
+    ("style", re.compile(r"UpdateLayoutTree|[Ss]tyle")),
+    ("layout", re.compile(r"Layout|InlineNode|Shape")),
+    ("paint", re.compile(r"Paint|Composit|Raster")),
+    ("script", re.compile(r"EvaluateScript|FunctionCall|V8|v8\.|Microtask|EventDispatch|Script")),
+)
+
+
+def stage_of(name: str) -> str:
+    return next((stage for stage, pattern in STAGES if pattern.search(name)), "other")
+
+
+def trace_costs(path: Path, loads: int) -> dict:
+    """Per load, from a Chromium trace: the renderer main thread's CPU time by stage, and the CPU
+    time of each busy thread of every process in its top-level tasks. Thread time (``tdur``), not
+    wall time: on a loaded machine a descheduled thread's events last longer but cost no more."""
+    trace = json.loads(path.read_text(encoding="utf-8"))
+    events = trace["traceEvents"] if isinstance(trace, dict) else trace
+    threads = {
+        (e["pid"], e["tid"]): e["args"]["name"]
+        for e in events
+        if e.get("ph") == "M" and e.get("name") == "thread_name"
+    }
+    spans = sorted(
+        (e for e in events if e.get("ph") == "X" and "dur" in e),
+        key=lambda e: (e["pid"], e["tid"], e["ts"], -e["dur"]),
+    )
+    stages: collections.Counter = collections.Counter()
+    busy: collections.Counter = collections.Counter()
+    open_spans: list[tuple[tuple, str, float]] = []  # (thread, stage, end) of enclosing events
+    for e in spans:
+        thread = (e["pid"], e["tid"])
+        name = threads.get(thread, "?")
+        while open_spans and (open_spans[-1][0] != thread or open_spans[-1][2] <= e["ts"]):
+            open_spans.pop()
+        cost = e.get("tdur", e["dur"])
+        if not open_spans:
+            busy[re.sub(r"\d+$", "", name)] += cost
+        if name != "CrRendererMain":
+            open_spans.append((thread, "", e["ts"] + e["dur"]))
+            continue
+        if open_spans:
+            stages[open_spans[-1][1]] -= cost
+        stage = stage_of(e["name"])
+        stages[stage] += cost
+        open_spans.append((thread, stage, e["ts"] + e["dur"]))
+    per_load = 1000 * loads  # trace times are in microseconds
+    return {
+        "renderer_main_ms_per_load": {k: round(v / per_load, 1) for k, v in stages.most_common()},
+        "thread_busy_ms_per_load": {k: round(v / per_load, 1) for k, v in busy.most_common(8)},
+    }
+
+
 def summary(values: list[float]) -> dict:
     ordered = sorted(values)
     return {
@@ -256,10 +379,13 @@ NAVIGATION_TIMING = """() => { const n = performance.getEntriesByType('navigatio
   return [n.responseEnd - n.requestStart, n.domContentLoadedEventEnd, n.loadEventEnd]; }"""
 
 
-def full_page_loads(page, steps: int, base: str, url: str) -> tuple[list[float], list[list[float]]]:
-    """The same walk with a full page load per issue (``load`` event), and the browser's own
-    navigation timing of each: request to last byte, DOM ready, load done."""
+def full_page_loads(page, steps: int, base: str, url: str, requests: collections.Counter) -> dict:
+    """The same walk with a full page load per issue (``load`` event): wall clock, the browser's
+    own navigation timing (request to last byte, DOM ready, load done), the requests the server
+    saw and the CPU of every process, each per load."""
     page.goto(url)
+    requests.clear()
+    before = process_cpu_ms()
     times, timings = [], []
     for _ in range(steps):
         following = page.get_attribute("body", "data-next")
@@ -267,13 +393,36 @@ def full_page_loads(page, steps: int, base: str, url: str) -> tuple[list[float],
         page.goto(base + following)
         times.append((time.perf_counter() - start) * 1000)
         timings.append(page.evaluate(NAVIGATION_TIMING))
-    return times, timings
+    after = process_cpu_ms()
+    row = {"wall": summary(times)}
+    for i, name in enumerate(("response", "dom_ready", "load_event")):
+        row[f"browser_{name}"] = summary([t[i] for t in timings])
+    row["requests_per_load"] = {k: round(v / steps, 2) for k, v in sorted(requests.items())}
+    row["cpu_ms_per_load"] = cpu_per_load(before, after, steps)
+    return row
+
+
+def traced_loads(browser, page, base: str, url: str, path: Path, requests) -> dict:
+    """``TRACE_LOADS`` full loads from ``url`` under Chromium's tracing, saved to ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.goto(url)
+    browser.start_tracing(page=page, path=str(path), categories=TRACE_CATEGORIES)
+    full_page_loads(page, TRACE_LOADS, base, url, requests)
+    browser.stop_tracing()
+    return {"trace": str(path), **trace_costs(path, TRACE_LOADS)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--issues", type=int, default=1000)
     parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument(
+        "--trace",
+        type=Path,
+        metavar="DIR",
+        help=f"also trace {TRACE_LOADS} full loads of the app and of the floor page in Chromium "
+        "(written to DIR) and report where their time goes (tracing slows the browser)",
+    )
     args = parser.parse_args()
     # Playwright is a dev extra, needed only when the benchmark drives the browser
     from playwright.sync_api import sync_playwright
@@ -295,6 +444,13 @@ def main() -> None:
         service.ready.wait(300)
         guard = RequestGuard()
         app = create_app(session, guard, service)
+        app.add_url_rule("/bench-floor/<int:step>", "bench_floor", floor_page)
+        requests: collections.Counter = collections.Counter()
+
+        @app.before_request
+        def count_request():
+            requests[request.path.split("/")[1] or "/"] += 1
+
         server = start_server(app, guard)
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         base = f"http://127.0.0.1:{server.server_port}"
@@ -320,10 +476,17 @@ def main() -> None:
             results["next_in_app_browser_shown"] = summary(shown)
             wall, _, _ = navigate_in_app(page, args.steps, start_url + "?filter=unlabelled")
             results["next_in_app_unlabelled_filter"] = summary(wall)
-            wall, timings = full_page_loads(page, args.steps, base, start_url)
-            results["full_page_load"] = summary(wall)
-            for i, name in enumerate(("response", "dom_ready", "load_event")):
-                results[f"full_page_load_browser_{name}"] = summary([t[i] for t in timings])
+            floor_url = f"{base}/bench-floor/0"
+            floor = full_page_loads(page, args.steps, base, floor_url, requests)
+            loads = full_page_loads(page, args.steps, base, start_url, requests)
+            for name, row in (("full_page_load", loads), ("floor_page_load", floor)):
+                results[name] = row.pop("wall")
+                results.update({f"{name}_{key}": value for key, value in row.items()})
+            if args.trace:
+                for name, url in (("full_page_load", start_url), ("floor_page_load", floor_url)):
+                    results[f"trace_{name}"] = traced_loads(
+                        browser, page, base, url, args.trace / f"{name}.json", requests
+                    )
             saves = []
             page.goto(start_url)
             for i in range(50):
@@ -350,6 +513,13 @@ def main() -> None:
         p95 = results[name]["p95_ms"]
         verdict = "meets" if p95 < 100 else "MISSES"
         print(f"{name} p95 {p95} ms: {verdict} the 100 ms target")
+    floor, loads = results["floor_page_load"], results["full_page_load"]
+    share = [loads[k] - floor[k] for k in ("median_ms", "p95_ms")]
+    print(
+        f"browser floor (empty page, same server and headers) {floor['median_ms']} / "
+        f"{floor['p95_ms']} ms median / p95; the app's share of a full load "
+        f"{share[0]:.1f} / {share[1]:.1f} ms"
+    )
 
 
 if __name__ == "__main__":

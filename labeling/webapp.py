@@ -35,6 +35,7 @@ GITHUB_ISSUE = re.compile(
     r"^https://github\.com/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/(issues|pull)/\d+$"
 )
 REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+FAVICON_MAX_AGE = 24 * 3600  # seconds; Chromium otherwise requests /favicon.ico per page load
 
 
 @dataclass(frozen=True)
@@ -252,7 +253,10 @@ def create_app(
 
     @app.get("/favicon.ico")
     def favicon():
-        return "", 204
+        """No icon, and a browser that asks again on every page load is told once a day."""
+        response = app.response_class(status=204, mimetype="image/x-icon")
+        response.cache_control.max_age = FAVICON_MAX_AGE
+        return response
 
     @app.get("/queue")
     def queue():

@@ -7,10 +7,13 @@
 // unsaved, with the reason and a retry button.
 // Moving to the next/previous issue swaps the page body for a copy fetched and parsed in advance,
 // so the next issue appears without a page load; links and reloads still work as plain pages.
+// The next issue is fetched as soon as the page is idle, the previous one a second after it is in.
 (function () {
   "use strict";
   const FIELDS = ["location", "symptom", "cause", "subcause", "note"];
   const prefetched = new Map(); // url -> Promise of the page, already parsed (off the keypress)
+  const PREVIOUS_AFTER_MS = 1000;
+  let previousTimer = null;
   let page = null; // what belongs to the issue on screen
   let queue = Promise.resolve(); // saves, one after the other
 
@@ -29,8 +32,19 @@
 
   function refreshPrefetch() {
     prefetched.clear();
+    clearTimeout(previousTimer);
     prefetch(document.body.dataset.next);
-    prefetch(document.body.dataset.previous);
+    // the previous issue only once the next is in and the rater is still here: a rater moving on
+    // quickly never goes back, and its fetch and parse would slow the page that comes next
+    const body = document.body;
+    const next = prefetched.get(body.dataset.next) || Promise.resolve();
+    next.catch(() => null).then(() => {
+      if (document.body !== body) return; // the rater has moved on
+      clearTimeout(previousTimer);
+      previousTimer = setTimeout(() => {
+        if (document.body === body) prefetch(body.dataset.previous);
+      }, PREVIOUS_AFTER_MS);
+    });
   }
 
   async function navigate(url, push) {

@@ -98,6 +98,32 @@ def test_keyboard_labelling_persists_across_reload(project, demo_study, serve_st
     page.wait_for_url(f"{live.url}/issue/pytorch/pytorch/1")
 
 
+def test_the_previous_issue_is_fetched_after_the_next_and_then_shown_from_it(
+    project, demo_study, serve_study, page
+):
+    """A rater moving on never shares the server and the page with the previous issue's fetch;
+    one who stays gets it too, and going back swaps it in without asking the server again."""
+    live = serve_study("demo", "alice")
+    events = []
+    for event in ("request", "requestfinished"):
+        page.on(
+            event,
+            lambda r, e=event: (
+                events.append((e, r.url.rsplit("/", 1)[1])) if "/issue/" in r.url else None
+            ),
+        )
+    page.goto(f"{live.url}/issue/pytorch/pytorch/3")
+    while ("requestfinished", "2") not in events:
+        page.wait_for_timeout(50)
+    # the page, then its next issue fetched to the end, and only then its previous one
+    assert events.index(("requestfinished", "4")) < events.index(("request", "2"))
+    assert [n for e, n in events if e == "request"] == ["3", "4", "2"]
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_url(f"{live.url}/issue/pytorch/pytorch/2")
+    assert "torch issue 2" in page.inner_text("#issue-title")
+    assert events.count(("request", "2")) == 1
+
+
 def test_unlabelled_filter_skips_done_issues(project, demo_study, serve_study, page):
     live = serve_study("demo", "alice")
     for number in (2, 3):

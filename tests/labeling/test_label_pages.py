@@ -101,3 +101,13 @@ def test_save_api_answers_conflicts_and_bad_requests_in_json(project, demo_study
     assert post({"number": "x"}).status_code == 400
     refused = post({**key, "field": "cause", "value": "nope"})
     assert refused.status_code == 422 and "'nope' is not a cause" in refused.json["error"]
+
+
+def test_favicon_is_cached_while_issue_pages_never_are(project, demo_study):
+    client = client_for(project, "demo")
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 204 and icon.data == b""
+    assert icon.cache_control.max_age == 24 * 3600 and not icon.cache_control.no_store
+    assert icon.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    page = client.get("/issue/pytorch/pytorch/1")
+    assert page.status_code == 200 and page.cache_control.no_store

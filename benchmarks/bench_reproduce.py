@@ -7,6 +7,11 @@ whole process. With ``--baseline CHECKOUT`` (another worktree with its own ``.ve
 as it was) the two versions alternate run by run, so machine load hits both alike, and the
 output gives the ratio of the medians. ``--pdf-cost`` adds a third case, the current full run
 with every PDF left out (the PNGs, tables and report as usual), to show what the PDFs cost.
+``--stages`` runs the full build in one process, serially, and prints the CPU of its stages
+(imports, building the artifacts, PNG and PDF saving, the report). ``--floor`` measures what no
+version of the command can go below: a fresh Python importing only pandas, matplotlib and its
+PDF backend (one table with a figure needs all three), and the CPU of saving the cheapest
+possible figure (one bar, the runner's settings) times the 19 figures of a full run.
 """
 
 from __future__ import annotations
@@ -57,6 +62,90 @@ def timed(command: list[str], checkout: Path, extra: list[str], out: Path) -> tu
     return wall, cpu
 
 
+# A fresh interpreter importing what one table with a figure cannot do without.
+IMPORTS_ONLY = "import pandas, matplotlib.figure, matplotlib.backends.backend_pdf"
+# The cheapest figure the runner could write: one bar at half the paper's width, saved as the
+# runner saves (200-dpi PNG and PDF, tight box, no time stamps), best of several tries each.
+CHEAPEST_SAVE = """
+import sys, tempfile, time
+from pathlib import Path
+from analysis.render.plotting import write_figure_file
+from matplotlib.figure import Figure
+figure = Figure(figsize=(3.4, 2.4))
+figure.add_subplot().bar(['a'], [1])
+folder = Path(tempfile.mkdtemp())
+for suffix in ('.png', '.pdf'):
+    costs = []
+    for i in range(int(sys.argv[1])):
+        start = time.process_time()
+        write_figure_file(figure, folder / f'f{i}{suffix}')
+        costs.append(time.process_time() - start)
+    print(min(costs))
+"""
+# The full run in one process, one artifact after another, with the CPU of each stage summed.
+STAGES = """
+import time
+from collections import Counter
+from pathlib import Path
+start = time.process_time()
+from analysis import runner
+from analysis.registry import AnalysisContext, artifacts
+spent = Counter()
+def timing(stage, function):
+    def timed(*args):
+        begin = time.process_time()
+        try:
+            return function(*args)
+        finally:
+            spent[stage(*args)] += time.process_time() - begin
+    return timed
+runner.build_or_skip = timing(lambda item, ctx: 'build', runner.build_or_skip)
+runner.write_figure_file = timing(lambda fig, path: path.suffix[1:], runner.write_figure_file)
+runner.write_report = timing(lambda *args: 'report', runner.write_report)
+chosen = artifacts()
+spent['imports'] = time.process_time() - start
+runner.run(AnalysisContext(), chosen, Path(__import__('sys').argv[1]), progress=False, jobs=1)
+total = time.process_time() - start
+print(', '.join(f'{k} {v:.2f} s' for k, v in spent.items()) + f'; total {total:.2f} s CPU')
+"""
+FILES_OF_A_FULL_RUN = 38  # 19 figures, PNG and PDF
+
+
+def floor(python: Path, checkout: Path, repeat: int) -> None:
+    """Print the floor of one table (start-up and imports) and of the full run's figure files."""
+    runs = [timed_python([str(python), "-c", IMPORTS_ONLY], checkout) for _ in range(repeat)]
+    wall = statistics.median(w for w, _ in runs)
+    cpu = statistics.median(c for _, c in runs)
+    print(
+        f"floor    Python + pandas + matplotlib + PDF backend: wall {wall:.2f} s, cpu {cpu:.2f} s"
+    )
+    done = subprocess.run(
+        [str(python), "-c", CHEAPEST_SAVE, str(max(repeat, 5))],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=checkout,
+    )
+    png, pdf = (float(line) for line in done.stdout.split())
+    total = FILES_OF_A_FULL_RUN / 2 * (png + pdf)
+    print(
+        f"floor    cheapest figure: PNG {png:.3f} s + PDF {pdf:.3f} s CPU; "
+        f"x {FILES_OF_A_FULL_RUN // 2} figures: {total:.2f} s CPU"
+    )
+
+
+def timed_python(command: list[str], checkout: Path) -> tuple[float, float]:
+    """Wall and CPU seconds of one process."""
+    before = os.times()
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True, cwd=checkout)
+    wall = time.perf_counter() - start
+    after = os.times()
+    return wall, (after.children_user - before.children_user) + (
+        after.children_system - before.children_system
+    )
+
+
 def _median_wall(runs: list[tuple[float, float]]) -> float:
     return statistics.median(w for w, _ in runs)
 
@@ -70,8 +159,30 @@ def main() -> None:
     parser.add_argument(
         "--pdf-cost", action="store_true", help="also time the current full run without PDFs"
     )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="only measure the floor of one table and of the figures",
+    )
+    parser.add_argument(
+        "--stages", action="store_true", help="only time the stages of a serial full build"
+    )
     args, _ = parser.parse_known_args()
     current = Path(__file__).resolve().parent.parent
+    if args.stages:
+        with tempfile.TemporaryDirectory() as tmp:
+            done = subprocess.run(
+                [sys.executable, "-c", STAGES, tmp],
+                check=True,
+                capture_output=True,
+                text=True,
+                cwd=current,
+            )
+        print(f"stages   {done.stdout.strip()}")
+        return
+    if args.floor:
+        floor(Path(sys.executable), current, args.repeat)
+        return
     versions = {"current": (Path(sys.executable).parent / "convfail", current)}
     if args.baseline:
         base = args.baseline.resolve()

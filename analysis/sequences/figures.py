@@ -5,6 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import NullLocator
 
 from analysis.render.plotting import PAPER_WIDTH_IN
 
@@ -17,6 +18,9 @@ def odds_figure(tests: pd.DataFrame, kind: str, top: int = FIGURE_TOP):
 
     One panel per campaign/group and policy; filled markers are significant after BH, and an
     interval excludes 1 when (and, up to the Wald approximation, only when) the test rejects.
+    The log axes have ticks at the powers of ten only: wide intervals span up to eight decades,
+    and minor ticks at 2..9 of each (some 500 over the panels) told a reader nothing while
+    costing a quarter to a third of every save.
     """
     data = tests[tests["test"].isin(["fisher", "cmh"]) & (tests["kind"] == kind)]
     panels = list(data.groupby(["campaign", "group", "policy"], sort=True))
@@ -48,6 +52,7 @@ def odds_figure(tests: pd.DataFrame, kind: str, top: int = FIGURE_TOP):
         )
         ax.axvline(1.0, color="#444", lw=0.8, ls="--")
         ax.set_xscale("log")
+        ax.xaxis.set_minor_locator(NullLocator())
         ax.set_yticks(y, [_short(f) for f in part["feature"]], fontsize=6)
         test = "CMH" if (part["test"] == "cmh").any() else "Fisher"
         level = float(part["ci_level"].iloc[0])

@@ -140,7 +140,6 @@ def localize_case(
 def case_verdict(request: CaseRequest, case: Case, loc: Localization) -> dict:
     """The verdict policy's judgement of the case beside the localizer's (see :mod:`.verdict`)."""
     policy = parse_policy(request.policy or case.meta.get("recorded_policy") or DEFAULT)
-    expected = [case.source.run(s) for s in case.samples]
     recorded = None
     if "recorded_outcome" in case.meta:
         recorded = {
@@ -149,7 +148,7 @@ def case_verdict(request: CaseRequest, case: Case, loc: Localization) -> dict:
             "n_inputs": case.meta.get("recorded_inputs"),
         }
     return policy_verdict(
-        expected,
+        loc.expected,  # the source outputs on case.samples, computed once by the localization
         run_model(case.model, case.samples),
         policy,
         loc.tolerance,

@@ -12,7 +12,8 @@
    tensor name, so it needs a same-named reference; it cannot compare with the PyTorch source),
    first mismatching tensor in graph order under its default tolerances.
 3. Side by side, whole processes (``--side-by-side``), on one planted weight fault per model:
-   ``convfail difftest localize --no-settings`` (source model file + faulty ONNX file), the two
+   ``convfail difftest localize`` as a user runs it (source model file + faulty ONNX file; its
+   settings stage re-converts only when the other stages explain nothing), the two
    ``polygraphy run --onnx-outputs mark all`` runs a layer-wise check takes (save the healthy
    model's values, compare the faulty one with them), and a Python process that re-exports the
    source with dynamo and calls ``verify_onnx_program(compare_intermediates=True)`` on the
@@ -20,7 +21,11 @@
    start-up included, with the time ratios.
 
     .venv/bin/python benchmarks/bench_localize.py [--big resnet18] [--faults-per-type 1]
-    .venv/bin/python benchmarks/bench_localize.py --side-by-side [--json out.json]
+    .venv/bin/python benchmarks/bench_localize.py --side-by-side [--big resnet18-tiny] [--json F]
+
+``--side-by-side`` prints each tool's verdict, CPU and wall seconds and the ratios, and writes
+them with the load averages and versions to benchmarks/results/bench_localize_side_by_side.json
+(``--big resnet18-tiny``: the tiny model only).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import sys
 import tempfile
 import time
 import warnings
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
@@ -202,6 +208,7 @@ def verdicts(per_type: int, atol: float) -> dict:
     return {"summary": summary, "rows": rows}
 
 
+RESULTS = Path(__file__).resolve().parent / "results"
 FAILED_OUTPUT = re.compile(r"FAILED \| Output: '([^']+)'")
 BIN = Path(sys.executable).parent
 
@@ -272,7 +279,7 @@ def side_by_side(name: str, atol: float) -> dict:
         folder = Path(tmp)
         case = _planted_case(name, folder)
         ours_cmd = [str(BIN / "convfail"), "difftest", "localize", "--source", "model.pt"]
-        ours_cmd += ["--onnx", "faulty.onnx", "--inputs-npz", "inputs.npz", "--no-settings"]
+        ours_cmd += ["--onnx", "faulty.onnx", "--inputs-npz", "inputs.npz"]
         done, ours_s, ours_cpu = _timed([*ours_cmd, "--out", "ours"], folder)
         report = json.loads((folder / "ours" / "localization.json").read_text())
         ours_first = report["first_divergent"][0]["node"] if report["first_divergent"] else None
@@ -292,6 +299,7 @@ def side_by_side(name: str, atol: float) -> dict:
     return {
         "model": name,
         "fault": case,
+        "seed": 0,
         "load_average": os.getloadavg()[0],
         "ours": {
             "first": ours_first,
@@ -319,6 +327,41 @@ def side_by_side(name: str, atol: float) -> dict:
     }
 
 
+def _versions() -> dict[str, str]:
+    out = {}
+    for package in ("torch", "onnx", "onnxruntime", "polygraphy"):
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            out[package] = "not installed"
+    return out
+
+
+TOOLS = (("ours", "ours"), ("polygraphy", "Polygraphy"), ("verify_onnx_program", "verify"))
+
+
+def side_by_side_table(rows: list[dict]) -> str:
+    """Verdicts, whole-process CPU and wall seconds, ratios and targets, one block per model."""
+    lines = []
+    for row in rows:
+        lines.append(f"{row['model']}: planted at node {row['fault']['node']}")
+        for key, label in TOOLS:
+            tool = row[key]
+            verdict = "right" if tool["hit"] else "WRONG"
+            lines.append(
+                f"  {label:11s} flags {tool['first']!s:>4} ({verdict}); CPU {tool['cpu_s']:6.2f} s,"
+                f" wall {tool['wall_s']:7.2f} s"
+            )
+        poly, verify = row["ratio_polygraphy_over_ours_cpu"], row["ratio_verify_over_ours_cpu"]
+        lines.append(
+            f"  CPU ratios to ours: Polygraphy {poly}x (target >= 1: "
+            f"{'met' if poly >= 1 else 'missed'}), verify {verify}x (target >= 10: "
+            f"{'met' if verify >= 10 else 'missed'}); wall ratios "
+            f"{row['ratio_polygraphy_over_ours_wall']}x, {row['ratio_verify_over_ours_wall']}x"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--big", default="resnet18", help="zoo model for the timing run")
@@ -329,7 +372,11 @@ def main() -> None:
         default=1e-4,
         help="verify_onnx_program: max |diff| that flags a value",
     )
-    parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument(
+        "--json",
+        help="also write the results to this file [--side-by-side: always written, default "
+        "benchmarks/results/bench_localize_side_by_side.json]",
+    )
     parser.add_argument(
         "--side-by-side",
         action="store_true",
@@ -341,12 +388,17 @@ def main() -> None:
         verify_child(args.verify_child, args.atol)
         return
     if args.side_by_side:
+        load_before = os.getloadavg()
         rows = [
             side_by_side(name, args.atol) for name in dict.fromkeys(["resnet18-tiny", args.big])
         ]
-        print(json.dumps(rows, indent=2))
-        if args.json:
-            Path(args.json).write_text(json.dumps(rows, indent=2, sort_keys=True), encoding="utf-8")
+        result = {"load_average_before": load_before, "load_average_after": os.getloadavg()}
+        result |= {"versions": _versions(), "rows": rows}
+        out = Path(args.json) if args.json else RESULTS / "bench_localize_side_by_side.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        print(side_by_side_table(rows))
+        print(f"load average before {load_before}, after {os.getloadavg()}; JSON: {out}")
         return
     out = {
         "timing": [timing(name) for name in dict.fromkeys([args.big, "resnet18-tiny"])],

@@ -120,16 +120,18 @@ def _progress(label: str) -> Callable[[Iterable], Iterator]:
 @_case_options
 @click.option(
     "--settings/--no-settings",
-    default=True,
-    show_default=True,
-    help="Re-convert with alternative settings when the outputs differ.",
+    default=None,
+    help="Re-convert with alternative settings when the outputs differ: always, or never "
+    "[default: only when no weight, attribute or precision finding explains the first "
+    "divergent nodes].",
 )
-def localize_command(request: CaseRequest, settings: bool) -> None:
+def localize_command(request: CaseRequest, settings: bool | None) -> None:
     """Find where a converted model starts to differ from its source, and why.
 
-    Stages: conversion settings, parameters (initializers aligned with source weights by value,
-    BatchNorm folding recognised), hyper-parameters (attributes vs. the source operator), graph
-    (every intermediate value in one ONNX Runtime pass, aligned by value; first divergent node).
+    Stages: conversion settings (by default only when the others explain nothing), parameters
+    (initializers aligned with source weights by value, BatchNorm folding recognised),
+    hyper-parameters (attributes vs. the source operator), graph (every intermediate value in
+    one ONNX Runtime pass, aligned by value; first divergent node).
     Writes localization.json, localization.md, divergence.png and reproducer/ (a minimal ONNX
     file with its input and expected output data).
 

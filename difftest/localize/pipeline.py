@@ -16,6 +16,7 @@ import numpy as np
 import onnx
 
 from difftest.localize.align import Alignment, align
+from difftest.localize.eager_trace import trace_torch
 from difftest.localize.graph_trace import DEFAULT_BUDGET_MB, session
 from difftest.localize.hyperparams import HyperFinding, compare_hyperparameters
 from difftest.localize.parameters import (
@@ -25,7 +26,7 @@ from difftest.localize.parameters import (
     storage,
 )
 from difftest.localize.reproducer import extract_node
-from difftest.localize.source_trace import SourceTrace, trace_tensorflow, trace_torch
+from difftest.localize.source_trace import SourceTrace, trace_tensorflow
 from difftest.localize.tolerance import Tolerance
 
 # outputs jump on an arbitrarily small input change: a 1-ulp upstream difference can flip them

@@ -13,10 +13,9 @@ import json
 import math
 from pathlib import Path
 
-import matplotlib
-import matplotlib.pyplot as plt
 import numpy as np
 
+from difftest.localize.divergence_plot import draw_divergence
 from difftest.localize.greedy import step_table
 from difftest.localize.pipeline import Localization
 from difftest.localize.reproducer import check_reproducer, write_reproducer
@@ -24,7 +23,6 @@ from difftest.localize.reproducer import check_reproducer, write_reproducer
 JSON_FILE = "localization.json"
 MARKDOWN_FILE = "localization.md"
 FIGURE_FILE = "divergence.png"
-ERROR_CAP = 1e6
 
 
 def _num(value: float | None):
@@ -177,55 +175,6 @@ def to_markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
-def divergence_figure(report: dict):
-    matplotlib.use("Agg")
-    nodes = report["nodes"]
-    fig, ax = plt.subplots(figsize=(9, 3.6))
-    xs = [n["index"] for n in nodes]
-    ys = [
-        min(
-            ERROR_CAP,
-            n["scaled_error"] if isinstance(n["scaled_error"], float | int) else ERROR_CAP,
-        )
-        for n in nodes
-    ]
-    ys = [max(y, 1e-6) for y in ys]
-    ax.plot(xs, ys, color="0.85", linewidth=0.8, zorder=1)
-    groups = (
-        ("agrees with a source value", "tab:blue", lambda n: n.get("matched") and not n["bad"]),
-        (
-            "no source counterpart (internal)",
-            "0.6",
-            lambda n: not n.get("matched") and not n["bad"],
-        ),
-        ("diverges", "tab:red", lambda n: n["bad"]),
-    )
-    for label, colour, member in groups:
-        picked = [k for k, n in enumerate(nodes) if member(n)]
-        if picked:
-            ax.scatter(
-                [xs[k] for k in picked],
-                [ys[k] for k in picked],
-                color=colour,
-                s=12,
-                zorder=2,
-                label=label,
-            )
-    ax.axhline(1.0, color="black", linestyle="--", linewidth=0.8, label="tolerance")
-    first = {d["node"] for d in report["first_divergent"]}
-    for x, y, n in zip(xs, ys, nodes, strict=True):
-        if n["index"] in first:
-            ax.annotate(n["op_type"], (x, y), textcoords="offset points", xytext=(4, 6), fontsize=8)
-            ax.scatter([x], [y], marker="x", color="black", s=40, zorder=3)
-    ax.set_yscale("log")
-    ax.set_xlabel("ONNX node index (graph order)")
-    ax.set_ylabel("scaled error vs source")
-    ax.set_title(report.get("title", ""), fontsize=9)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=7, ncol=4, frameon=False)
-    fig.tight_layout()
-    return fig
-
-
 def write_report(report: dict, directory: Path) -> dict[str, Path]:
     directory.mkdir(parents=True, exist_ok=True)
     paths = {
@@ -235,9 +184,7 @@ def write_report(report: dict, directory: Path) -> dict[str, Path]:
     }
     paths["json"].write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     paths["markdown"].write_text(to_markdown(report) + "\n", encoding="utf-8")
-    fig = divergence_figure(report)
-    fig.savefig(paths["figure"], dpi=120, metadata={"Software": None})
-    plt.close(fig)
+    draw_divergence(report, paths["figure"])
     return paths
 
 

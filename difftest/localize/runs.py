@@ -39,6 +39,8 @@ from difftest.matrix.sources import input_size, source_artifact
 REPAIRED_FILE = "repaired.onnx"
 RECONVERTED_FILE = "reconverted.onnx"  # a workaround: the source converted again, other settings
 HELD_OUT_SEED = 1000
+# causes found in the converted model itself: re-converting would tell nothing more about them
+EXPLAINED = {"parameter", "hyper-parameter", "precision (intended)", "precision (unintended)"}
 STEPS = 3  # progress units of one localization: 2 for the stages, 1 for the settings
 # given a length, a context holding a bar with ``update(steps)`` (click.progressbar is one)
 Progress = Callable[[int], AbstractContextManager]
@@ -118,14 +120,17 @@ def localize_case(
     case: Case,
     tolerance: Tolerance,
     budget_mb: float,
-    settings: bool,
+    settings: bool | None,
     progress: Progress = no_progress,
 ) -> Localization:
-    """Localize ``case``; when its outputs differ and ``settings`` is set, also re-convert it with
-    alternative settings. A ``progress`` bar of :data:`STEPS` units shows it going."""
+    """Localize ``case``; when its outputs differ, also re-convert it with alternative settings
+    if ``settings`` is set, or (``None``) if stages 2-4 explain none of the first divergent
+    nodes. A ``progress`` bar of :data:`STEPS` units shows it going."""
     with progress(STEPS) as bar:
         loc = localize(case.source, case.model, case.samples, tolerance, budget_mb)
         bar.update(2)
+        if settings is None:
+            settings = not any(d.cause in EXPLAINED for d in loc.divergences)
         if settings and not loc.agrees:
             loc.settings = try_settings(case.source, case.samples, tolerance)
         bar.update(1)
@@ -135,7 +140,6 @@ def localize_case(
 def case_verdict(request: CaseRequest, case: Case, loc: Localization) -> dict:
     """The verdict policy's judgement of the case beside the localizer's (see :mod:`.verdict`)."""
     policy = parse_policy(request.policy or case.meta.get("recorded_policy") or DEFAULT)
-    expected = [case.source.run(s) for s in case.samples]
     recorded = None
     if "recorded_outcome" in case.meta:
         recorded = {
@@ -144,7 +148,7 @@ def case_verdict(request: CaseRequest, case: Case, loc: Localization) -> dict:
             "n_inputs": case.meta.get("recorded_inputs"),
         }
     return policy_verdict(
-        expected,
+        loc.expected,  # the source outputs on case.samples, computed once by the localization
         run_model(case.model, case.samples),
         policy,
         loc.tolerance,
@@ -155,10 +159,11 @@ def case_verdict(request: CaseRequest, case: Case, loc: Localization) -> dict:
 
 def localize_and_report(
     request: CaseRequest,
-    settings: bool,
+    settings: bool | None,
     progress: Progress = no_progress,
 ) -> Run:
-    """Localize the requested case and write its report and reproducer."""
+    """Localize the requested case and write its report and reproducer; ``settings`` as in
+    :func:`localize_case`."""
     case = request.case()
     loc = localize_case(case, request.tolerance, request.budget_mb, settings, progress)
     directory = report_dir(request.out, case)

@@ -131,3 +131,10 @@ def test_a_first_conv_with_a_source_counterpart_is_not_called_preprocessing(tmp_
     first = loc.divergences[0]
     assert first.node == stem and first.source_counterpart is not None
     assert stage_of(loc, first, channel_axis(model)) == (first.cause, "")
+
+
+def test_an_input_size_detour_is_repaired_by_bypassing_both_resizes(rows):
+    (row,) = [r for r in rows if r.kind == "input-size"]
+    assert row.effective and row.reported_stage == "preprocessing"
+    assert row.targeted_repair and row.targeted_steps == 1 and not row.workaround
+    assert row.discrepancy_after_pct == 0.0

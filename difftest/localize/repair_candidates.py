@@ -5,7 +5,8 @@ becomes a float initializer, and its node reads its activations without the dyna
 quantization a hybrid TFLite kernel adds; when the weight was narrowed, also every weight
 narrowed the same way at once), remove such a quantization round trip where it starts, set
 attributes to the source operator's values, bypass a shape-preserving node only when the source
-trace has fewer operators of that kind, and swap the operator for another of its family only
+trace has fewer operators of that kind (also a chain of them that changes the shape and restores
+it, such as a resampling down and back up), and swap the operator for another of its family only
 when the source computes that one (the caller then checks that the node's output matches a
 source value of it).
 """
@@ -250,6 +251,13 @@ def candidates(loc: Localization, index: int) -> Iterator[Candidate]:
         why = lacks(loc.trace, model, node.op_type)
         if why:
             yield Candidate("graph", f"bypassed {node.op_type} ({why})", bypass(model, index))
+    detour = _detour(loc, index)
+    why = lacks(loc.trace, model, node.op_type) if detour else None
+    if detour and why:
+        change = (
+            f"bypassed {len(detour)} {node.op_type} nodes that restore the input's shape ({why})"
+        )
+        yield Candidate("graph", change, bypass_detour(model, detour))
     for family in FAMILIES:
         if node.op_type in family:
             for op in family:
@@ -271,6 +279,51 @@ def _round_trip_at(model: onnx.ModelProto, node: onnx.NodeProto) -> str | None:
     if node.op_type == "DynamicQuantizeLinear":
         return next((v for v, origin in trips.items() if origin == node.input[0]), None)
     return None
+
+
+def _detour(loc: Localization, index: int) -> list[int] | None:
+    """The nodes of a detour that starts at node ``index``: a chain of nodes of its kind, each
+    the only reader of the one before, whose end has the shape of the chain's first input while
+    the values in between have another (a resampling down and back up)."""
+    nodes, values = loc.model.graph.node, loc.alignment.values
+    first = values.get(nodes[index].input[0]) if nodes[index].input else None
+    if first is None:
+        return None
+    readers: dict[str, list[int]] = {}
+    for k, n in enumerate(nodes):
+        for name in n.input:
+            readers.setdefault(name, []).append(k)
+    chain = [index]
+    while True:
+        out = values.get(nodes[chain[-1]].output[0])
+        if out is None:
+            return None
+        if out.shape == first.shape:
+            return chain if len(chain) > 1 else None
+        following = readers.get(nodes[chain[-1]].output[0], [])
+        if len(following) != 1 or nodes[following[0]].op_type != nodes[index].op_type:
+            return None
+        chain.append(following[0])
+
+
+def bypass_detour(model: onnx.ModelProto, chain: list[int]) -> onnx.ModelProto:
+    """A copy of ``model`` without the nodes of ``chain`` (see :func:`_detour`): the readers of
+    the last one's output read the first one's input."""
+    fixed = _copy(model)
+    start = fixed.graph.node[chain[0]].input[0]
+    end = fixed.graph.node[chain[-1]].output[0]
+    drop = list(chain)
+    if end in {o.name for o in fixed.graph.output}:
+        node = fixed.graph.node[chain[-1]]
+        node.CopyFrom(helper.make_node("Identity", [start], [end], name=node.name))
+        drop.pop()
+    for other in fixed.graph.node:
+        for k, name in enumerate(other.input):
+            if name == end:
+                other.input[k] = start
+    for k in sorted(drop, reverse=True):
+        del fixed.graph.node[k]
+    return fixed
 
 
 def bypass(model: onnx.ModelProto, index: int) -> onnx.ModelProto:

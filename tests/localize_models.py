@@ -89,6 +89,13 @@ def export(source, dynamo: bool = False) -> onnx.ModelProto:
         return get_converter("dynamo" if dynamo else "torchscript").convert(source, 17)
 
 
+def copy_model(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy to plant a fault in, the healthy model left as it was."""
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    return out
+
+
 def node_index(model: onnx.ModelProto, op_type: str, k: int = 0) -> int:
     return [i for i, n in enumerate(model.graph.node) if n.op_type == op_type][k]
 

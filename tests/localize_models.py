@@ -73,8 +73,11 @@ def norms_source():
     return _torch_model(Norms().eval(), [InputSpec("x", (2, 4, 8))], {})
 
 
-def upsampler_source():
-    return _torch_model(Upsampler().eval(), [InputSpec("x", (2, 3, 4, 4))], {})
+def upsampler_source(inplace: bool = False):
+    """The Upsampler; ``inplace``: its ReLU6 in place, as torchvision builds it (hardtanh_)."""
+    module = Upsampler().eval()
+    module.relu6.inplace = inplace
+    return _torch_model(module, [InputSpec("x", (2, 3, 4, 4))], {})
 
 
 def small_source():

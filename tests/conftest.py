@@ -39,3 +39,22 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "pyproject.toml").write_text("")
     monkeypatch.setenv("CONVFAIL_HOME", str(tmp_path))
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def localized_export():
+    """The planted-fault tests' common start: ``build(source)`` exports a localize test source
+    with the TorchScript exporter and localizes the healthy export on seeded inputs, giving
+    (source, model, inputs, healthy). Each test plants its fault in a copy of ``model``."""
+
+    def build(source):
+        # localize_models imports torch, heavy and not needed by the other tests
+        from localize_models import export, samples
+
+        from difftest.localize.pipeline import localize
+
+        model = export(source)
+        inputs = samples(source)
+        return source, model, inputs, localize(source, model, inputs)
+
+    return build

@@ -73,8 +73,11 @@ def norms_source():
     return _torch_model(Norms().eval(), [InputSpec("x", (2, 4, 8))], {})
 
 
-def upsampler_source():
-    return _torch_model(Upsampler().eval(), [InputSpec("x", (2, 3, 4, 4))], {})
+def upsampler_source(inplace: bool = False):
+    """The Upsampler; ``inplace``: its ReLU6 in place, as torchvision builds it (hardtanh_)."""
+    module = Upsampler().eval()
+    module.relu6.inplace = inplace
+    return _torch_model(module, [InputSpec("x", (2, 3, 4, 4))], {})
 
 
 def small_source():
@@ -87,6 +90,13 @@ def export(source, dynamo: bool = False) -> onnx.ModelProto:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return get_converter("dynamo" if dynamo else "torchscript").convert(source, 17)
+
+
+def copy_model(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A copy to plant a fault in, the healthy model left as it was."""
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    return out
 
 
 def node_index(model: onnx.ModelProto, op_type: str, k: int = 0) -> int:

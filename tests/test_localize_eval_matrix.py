@@ -4,8 +4,11 @@ an image-input node's transformation is told apart (layout, channel order, norma
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import onnx
+import pandas as pd
 import pytest
 
 from difftest.localize.conversion_path import source_model
@@ -13,11 +16,14 @@ from difftest.localize.fetafix_faults import EXPECTED_STAGE, FETAFIX_TYPES, chan
 from difftest.localize.inject import perturbed_weight
 from difftest.localize.input_faults import input_transform, stage_of
 from difftest.localize.matrix_eval import (
+    ROWS_FILE,
+    SUMMARY_FILE,
     EvalRow,
     EvalSettings,
     converted_model,
     evaluate_case,
     summarise,
+    write_matrix_evaluation,
 )
 from difftest.localize.pipeline import localize
 from difftest.matrix.sources import source_artifact
@@ -131,3 +137,21 @@ def test_a_first_conv_with_a_source_counterpart_is_not_called_preprocessing(tmp_
     first = loc.divergences[0]
     assert first.node == stem and first.source_counterpart is not None
     assert stage_of(loc, first, channel_axis(model)) == (first.cause, "")
+
+
+def test_an_input_size_detour_is_repaired_by_bypassing_both_resizes(rows):
+    (row,) = [r for r in rows if r.kind == "input-size"]
+    assert row.effective and row.reported_stage == "preprocessing"
+    assert row.targeted_repair and row.targeted_steps == 1 and not row.workaround
+    assert row.discrepancy_after_pct == 0.0
+
+
+@pytest.mark.slow
+def test_the_written_files_say_which_cases_are_done(tmp_path):
+    settings = EvalSettings((TINY,), (("torch", ("torchscript-onnx",)),), per_type=1, n_images=16)
+    summary = write_matrix_evaluation(tmp_path / "out", settings, tmp_path / "work")
+    saved = json.loads((tmp_path / "out" / SUMMARY_FILE).read_text())
+    assert saved["complete"] and saved["cases_done"] == ["tiny torch>torchscript-onnx"]
+    rows = pd.read_csv(tmp_path / "out" / ROWS_FILE)
+    checks = summary["clean_false_alarms"]["checked"] + summary["benign_false_alarms"]["checked"]
+    assert len(rows) == summary["all"]["planted"] + checks

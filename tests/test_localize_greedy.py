@@ -9,6 +9,7 @@ import json
 import numpy as np
 import onnx
 import pytest
+from localize_models import copy_model
 from onnx import numpy_helper
 
 from difftest.localize.conversion_path import check_path, source_model
@@ -44,19 +45,13 @@ def converted(tmp_path_factory):
     return onnx.load(final.path), source, check.reference, predict
 
 
-def _copy(model: onnx.ModelProto) -> onnx.ModelProto:
-    out = onnx.ModelProto()
-    out.CopyFrom(model)
-    return out
-
-
 def _weight(model: onnx.ModelProto, name: str) -> np.ndarray:
     (tensor,) = [t for t in model.graph.initializer if t.name == name]
     return numpy_helper.to_array(tensor)
 
 
 def _with_weight(model: onnx.ModelProto, name: str, value: np.ndarray) -> onnx.ModelProto:
-    out = _copy(model)
+    out = copy_model(model)
     for tensor in out.graph.initializer:
         if tensor.name == name:
             tensor.CopyFrom(numpy_helper.from_array(value.astype(np.float32), name))
@@ -72,7 +67,7 @@ def _weight_fault(model: onnx.ModelProto) -> onnx.ModelProto:
 
 def _stride_fault(model: onnx.ModelProto) -> onnx.ModelProto:
     """The stride-2 depthwise conv given stride 1."""
-    out = _copy(model)
+    out = copy_model(model)
     (node,) = [n for n in out.graph.node if n.name == "/down/down.0/Conv"]
     (strides,) = [a for a in node.attribute if a.name == "strides"]
     strides.ints[:] = [1, 1]
@@ -127,7 +122,7 @@ def test_a_candidate_that_does_not_run_is_refused_and_the_loop_goes_on(converted
     faulty = _weight_fault(healthy)
 
     def broken_first(loc):
-        broken = _copy(loc.model)
+        broken = copy_model(loc.model)
         broken.graph.node[0].input[0] = "no-such-value"
         yield Candidate("graph", "a node reading a missing value", broken)
         yield from localizer_candidates(loc)

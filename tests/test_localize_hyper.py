@@ -8,17 +8,11 @@ from collections.abc import Callable
 import numpy as np
 import onnx
 import pytest
-from localize_models import export, node_index, samples, set_attr, upsampler_source
+from localize_models import copy_model, node_index, set_attr, upsampler_source
 from onnx import numpy_helper
 
 from difftest.localize.pipeline import localize
 from difftest.localize.repair import repair
-
-
-def _copy(model: onnx.ModelProto) -> onnx.ModelProto:
-    out = onnx.ModelProto()
-    out.CopyFrom(model)
-    return out
 
 
 def _drop_clip_max(model: onnx.ModelProto) -> int:
@@ -48,11 +42,8 @@ def _resize_nearest(model: onnx.ModelProto) -> int:
 
 
 @pytest.fixture(scope="module")
-def torch_case():
-    source = upsampler_source()
-    model = export(source)
-    inputs = samples(source)
-    healthy = localize(source, model, inputs)
+def torch_case(localized_export):
+    source, model, inputs, healthy = localized_export(upsampler_source())
     assert healthy.agrees and not [h for h in healthy.hyper if h.diffs]
     assert all(p.kind in ("copied", "folded") for p in healthy.parameters)
     return source, model, inputs, healthy
@@ -61,7 +52,7 @@ def torch_case():
 def _planted_hyper_fault(case, plant: Callable, attribute: str, source_op: str):
     """Plant one fault in a copy of the healthy model; it must be localized as that attribute."""
     source, model, inputs, healthy = case
-    faulty = _copy(model)
+    faulty = copy_model(model)
     index = plant(faulty)
     loc = localize(source, faulty, inputs, trace=healthy.trace)
     assert [d.node for d in loc.divergences] == [index]
@@ -86,6 +77,15 @@ def test_torch_hyperparameter_faults(torch_case, plant: Callable, attribute: str
     fixed = repair(source, loc, held_out=source.make_inputs(7, 2))
     assert fixed.agrees_after and fixed.held_out_agrees
     assert [s.stage for s in fixed.steps] == ["hyper-parameters"]
+
+
+def test_an_in_place_relu6_is_compared_like_relu6(localized_export):
+    """torchvision's MobileNetV2 uses ReLU6(inplace=True): the trace records hardtanh_."""
+    case = localized_export(upsampler_source(inplace=True))
+    assert "hardtanh_" in {v.op for v in case[3].trace.values}
+    source, loc = _planted_hyper_fault(case, _drop_clip_max, "input:max", "hardtanh_")
+    fixed = repair(source, loc, held_out=source.make_inputs(7, 2))
+    assert fixed.agrees_after and [s.stage for s in fixed.steps] == ["hyper-parameters"]
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
-from localize_models import export, node_index, samples, small_source
+from localize_models import copy_model, node_index, small_source
 from onnx import helper, numpy_helper
 
 from difftest.localize.pipeline import localize
@@ -56,17 +56,8 @@ def to_float16(model: onnx.ModelProto, op_type: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def case():
-    source = small_source()
-    model = export(source)
-    inputs = samples(source)
-    return source, model, inputs, localize(source, model, inputs)
-
-
-def _copy(model: onnx.ModelProto) -> onnx.ModelProto:
-    out = onnx.ModelProto()
-    out.CopyFrom(model)
-    return out
+def case(localized_export):
+    return localized_export(small_source())
 
 
 @pytest.mark.parametrize(("op_type", "per_channel"), [("Gemm", False), ("Conv", True)])
@@ -74,7 +65,7 @@ def test_int8_behind_dequantizelinear_is_an_unintended_precision_finding_and_rep
     case, op_type: str, per_channel: bool
 ):
     source, model, inputs, healthy = case
-    narrowed = _copy(model)
+    narrowed = copy_model(model)
     name = quantize(narrowed, op_type, per_channel)
     loc = localize(source, narrowed, inputs, trace=healthy.trace)
     (finding,) = [p for p in loc.parameters if p.initializer == name]
@@ -97,7 +88,7 @@ def test_int8_behind_dequantizelinear_is_an_unintended_precision_finding_and_rep
 
 def test_int8_asked_for_is_intended(case):
     source, model, inputs, healthy = case
-    narrowed = _copy(model)
+    narrowed = copy_model(model)
     name = quantize(narrowed, "Gemm", False)
     loc = localize(source, narrowed, inputs, Tolerance("int8"), trace=healthy.trace)
     (finding,) = [p for p in loc.parameters if p.initializer == name]
@@ -107,7 +98,7 @@ def test_int8_asked_for_is_intended(case):
 
 def test_float16_behind_cast_is_copied_back_even_inside_the_tolerance(case):
     source, model, inputs, healthy = case
-    narrowed = _copy(model)
+    narrowed = copy_model(model)
     name = to_float16(narrowed, "Gemm")
     loc = localize(source, narrowed, inputs, trace=healthy.trace)
     (finding,) = [p for p in loc.parameters if p.initializer == name]
@@ -123,7 +114,7 @@ def test_float16_behind_cast_is_copied_back_even_inside_the_tolerance(case):
 
 def test_every_narrowed_weight_is_copied_back_in_one_step_when_that_is_what_agrees(case):
     source, model, inputs, healthy = case
-    narrowed = _copy(model)
+    narrowed = copy_model(model)
     quantize(narrowed, "Conv", True)
     quantize(narrowed, "Gemm", False)
     loc = localize(source, narrowed, inputs, trace=healthy.trace)

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-import onnx
 import pytest
 from localize_models import (
-    export,
+    copy_model,
     node_index,
     perturb_weight,
-    samples,
     set_attr,
     small_source,
 )
@@ -22,18 +20,8 @@ from difftest.localize.tolerance import Tolerance
 
 
 @pytest.fixture(scope="module")
-def case():
-    source = small_source()
-    model = export(source)
-    inputs = samples(source)
-    healthy = localize(source, model, inputs)
-    return source, model, inputs, healthy
-
-
-def _copy(model: onnx.ModelProto) -> onnx.ModelProto:
-    out = onnx.ModelProto()
-    out.CopyFrom(model)
-    return out
+def case(localized_export):
+    return localized_export(small_source())
 
 
 def test_healthy_conversion_agrees_and_batchnorm_is_recognised_as_folded(case):
@@ -49,7 +37,7 @@ def test_healthy_conversion_agrees_and_batchnorm_is_recognised_as_folded(case):
 
 def test_parameter_fault_is_localized_and_repaired(case):
     source, model, inputs, healthy = case
-    faulty = _copy(model)
+    faulty = copy_model(model)
     conv = node_index(faulty, "Conv")
     perturb_weight(faulty, conv)
     loc = localize(source, faulty, inputs, trace=healthy.trace)
@@ -64,7 +52,7 @@ def test_parameter_fault_is_localized_and_repaired(case):
 
 def test_hyperparameter_fault_is_localized_and_repaired(case):
     source, model, inputs, healthy = case
-    faulty = _copy(model)
+    faulty = copy_model(model)
     leaky = node_index(faulty, "LeakyRelu")
     set_attr(faulty, leaky, "alpha", 0.3)
     loc = localize(source, faulty, inputs, trace=healthy.trace)
@@ -80,7 +68,7 @@ def test_hyperparameter_fault_is_localized_and_repaired(case):
 
 def test_conv_padding_fault_is_a_hyperparameter_fault(case):
     source, model, inputs, healthy = case
-    faulty = _copy(model)
+    faulty = copy_model(model)
     conv = node_index(faulty, "Conv")
     set_attr(faulty, conv, "pads", [2, 2, 0, 0])
     loc = localize(source, faulty, inputs, trace=healthy.trace)
@@ -91,7 +79,7 @@ def test_conv_padding_fault_is_a_hyperparameter_fault(case):
 
 def test_graph_fault_swapped_operator(case):
     source, model, inputs, healthy = case
-    faulty = _copy(model)
+    faulty = copy_model(model)
     tanh = node_index(faulty, "Tanh")
     faulty.graph.node[tanh].op_type = "Sigmoid"
     loc = localize(source, faulty, inputs, trace=healthy.trace)
@@ -104,7 +92,7 @@ def test_graph_fault_swapped_operator(case):
 
 def test_graph_fault_inserted_transpose(case):
     source, model, inputs, healthy = case
-    faulty = _copy(model)
+    faulty = copy_model(model)
     tanh = node_index(faulty, "Tanh")
     value = faulty.graph.node[tanh].input[0]
     faulty.graph.node[tanh].input[0] = "swapped"
@@ -120,7 +108,7 @@ def test_graph_fault_inserted_transpose(case):
 
 def test_settings_stage_finds_a_conversion_that_agrees(case):
     source, model, inputs, healthy = case
-    faulty = _copy(model)
+    faulty = copy_model(model)
     perturb_weight(faulty, node_index(faulty, "Gemm"))
     results = try_settings(source, inputs)
     by_setting = {tuple(sorted(r.settings.items())): r for r in results}
@@ -138,7 +126,7 @@ def test_settings_stage_finds_a_conversion_that_agrees(case):
 
 def test_intended_fp16_weights_are_told_apart_from_unintended(case):
     source, model, inputs, healthy = case
-    narrowed = _copy(model)
+    narrowed = copy_model(model)
     gemm = narrowed.graph.node[node_index(narrowed, "Gemm")]
     tensor = next(t for t in narrowed.graph.initializer if t.name == gemm.input[1])
     value = numpy_helper.to_array(tensor).astype(np.float16).astype(np.float32)

@@ -225,6 +225,11 @@ def _echo_summary(report: dict) -> None:
 @click.option("--inputs", "n_inputs", default=2, show_default=True, help="Inputs to localize on.")
 @click.option("--out", type=click.Path(path_type=Path), help="Report folder.")
 @click.option(
+    "--reuse",
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    help="A matrix run's models/ folder: this path's converted files are read, not converted.",
+)
+@click.option(
     "--greedy",
     is_flag=True,
     help="Repair by FetaFix's label-driven loop on the --images digits: a change is kept only "
@@ -237,6 +242,7 @@ def localize_path_command(
     images: int,
     n_inputs: int,
     out: Path | None,
+    reuse: Path | None,
     greedy: bool,
 ) -> None:
     """Convert a matrix model along a path, name the hop where the difference starts, then
@@ -245,10 +251,11 @@ def localize_path_command(
     \b
     Examples:
       convfail difftest localize-path --model tiny --hops tflite-dynamic-int8,tflite-tf2onnx
-      convfail difftest localize-path --model inception_v3 --images 1000 --greedy
+      convfail difftest localize-path --model inception_v3 --images 1000 --greedy \\
+        --reuse .cache/matrix/conversions/models
     """
     run = _work("runs").localize_path_and_report(
-        model, framework, [h for h in hops.split(",") if h], images, n_inputs, out, greedy
+        model, framework, [h for h in hops.split(",") if h], images, n_inputs, out, greedy, reuse
     )
     click.echo(run.report["path"]["summary"])
     for d in run.report["first_divergent"][:3]:

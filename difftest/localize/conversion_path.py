@@ -13,7 +13,7 @@ torch module.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,7 @@ import onnx
 
 from difftest.localize.pipeline import Localization, localize
 from difftest.localize.tolerance import Tolerance
-from difftest.matrix.hops import DYNAMIC_INT8, FLOAT16, FLOAT32, Artifact
+from difftest.matrix.hops import DYNAMIC_INT8, FLOAT16, FLOAT32, Artifact, Hop, observed_precision
 from difftest.matrix.labels import top1_discrepancy_pct
 from difftest.matrix.paths import ConversionPath
 from difftest.matrix.runtimes import RUNTIMES
@@ -88,19 +88,38 @@ def predict(artifact: Artifact, images_nchw: np.ndarray) -> np.ndarray:
     return RUNTIMES[RUNTIME_OF[artifact.framework]].predict(artifact, images_nchw)
 
 
+def reused(hop: Hop, artifact: Artifact, folder: Path) -> Artifact | None:
+    """What ``hop`` makes of ``artifact``, read from an earlier run's ``folder`` (the matrix
+    runner saves each hop's file there, named after the hop), or ``None`` when it is not there.
+    Only file-producing hops (a .tflite or an .onnx) are reused; the others convert again."""
+    tflite, onnx_file = folder / f"{hop.name}.tflite", folder / f"{hop.name}.onnx"
+    if tflite.exists():
+        return replace(
+            artifact, framework="tflite", path=tflite, model=None, info=observed_precision(tflite)
+        )
+    if onnx_file.exists():
+        return replace(artifact, framework="onnx", path=onnx_file, model=None)
+    return None
+
+
 def check_path(
     path: ConversionPath,
     source: Artifact,
     images_nchw: np.ndarray,
     workdir: Path,
     tolerance: Tolerance | None = None,
+    reuse: Path | None = None,
 ) -> PathCheck:
-    """Convert ``source`` along ``path`` and compare every hop's model with the source."""
+    """Convert ``source`` along ``path`` and compare every hop's model with the source; with
+    ``reuse``, a hop whose file that folder already holds is read instead of converted."""
     tolerance = tolerance or Tolerance()
     reference = predict(source, images_nchw)
     artifact, artifacts, checks = source, [source], []
     for hop in path.steps():
-        before, artifact = artifact, hop.convert(artifact, workdir)
+        before = artifact
+        artifact = (reuse is not None and reused(hop, before, reuse)) or hop.convert(
+            before, workdir
+        )
         artifacts.append(artifact)
         observed = dict(artifact.info) if artifact.info != before.info else {}
         logits = predict(artifact, images_nchw)

@@ -85,6 +85,8 @@ def _conv(node, attrs, args, rank, init, source_op) -> list[AttributeDiff]:
             ("strides", attrs.get("strides", [1] * k), _tf_pair(args.get("strides"))),
             ("dilations", attrs.get("dilations", [1] * k), _tf_pair(args.get("dilations"))),
         ]
+        if args.get("pads") is not None and attrs.get("auto_pad", b"NOTSET") in (b"NOTSET", ""):
+            rules.append(("pads", attrs.get("pads", [0] * 2 * k), args["pads"]))
         return [AttributeDiff(n, list(o), s, s) for n, o, s in rules if s is not None]
     pads = _pair(args.get("padding", [0] * k), k)
     rules = [
@@ -94,6 +96,45 @@ def _conv(node, attrs, args, rank, init, source_op) -> list[AttributeDiff]:
         ("group", attrs.get("group", 1), args.get("groups", 1)),
     ]
     return [AttributeDiff(n, list(o) if isinstance(o, list) else o, s, s) for n, o, s in rules]
+
+
+def _same_pads(size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
+    """TensorFlow's SAME padding of one spatial axis (the extra one at the end)."""
+    total = max((-(-size // stride) - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
+def tf_conv_pads(
+    node: onnx.NodeProto, source: SourceValue, alignment: Alignment, trace: SourceTrace
+) -> list[int] | None:
+    """The ONNX ``pads`` a TensorFlow Conv2D amounts to: its SAME or VALID padding, plus the
+    zeros of a Pad op before it when the converter folded that Pad into the Conv (the ONNX
+    Conv then reads a value of the Pad's input size). None when it cannot be told."""
+    by_name = trace.by_name()
+    data = by_name.get(source.inputs[0]) if source.inputs else None
+    onnx_in = alignment.values.get(node.input[0])
+    kernel = trace.parameters.get(source.params[0]) if source.params else None
+    if data is None or onnx_in is None or kernel is None or kernel.ndim != 4:
+        return None
+    begin, end = [0, 0], [0, 0]
+    if source.args["padding"] == "SAME":
+        strides = _tf_pair(source.args.get("strides")) or [1, 1]
+        dilations = _tf_pair(source.args.get("dilations")) or [1, 1]
+        for axis in (0, 1):
+            size = data.shape[1 + axis]
+            b, e = _same_pads(size, kernel.shape[axis], strides[axis], dilations[axis])
+            begin[axis], end[axis] = b, e
+    elif source.args["padding"] != "VALID":
+        return None
+    pad = by_name.get(data.inputs[0]) if data.op in ("Pad", "PadV2") and data.inputs else None
+    if pad is not None and list(onnx_in.shape[-2:]) == list(pad.shape[1:3]):
+        widths = trace.parameters.get(data.params[0]) if data.params else None
+        if widths is None or np.shape(widths) != (4, 2):
+            return None
+        for axis in (0, 1):
+            begin[axis] += int(widths[1 + axis][0])
+            end[axis] += int(widths[1 + axis][1])
+    return begin + end
 
 
 def _pool(node, attrs, args, rank, init, source_op) -> list[AttributeDiff]:
@@ -263,6 +304,14 @@ RULES: dict[str, tuple[set[str], Callable]] = {
 WHERE_DIVERGING = {"Add", "Sub", "Mul", "Div", "Pow"}
 
 
+def _kind(source_op: str) -> str:
+    """A source operator's kind: an in-place ATen variant (``hardtanh_``, torchvision's
+    ReLU6(inplace=True)) computes what its plain one does."""
+    return (
+        source_op[:-1] if source_op.endswith("_") and not source_op.startswith("_") else source_op
+    )
+
+
 def _counterparts(
     node: onnx.NodeProto,
     alignment: Alignment,
@@ -278,10 +327,14 @@ def _counterparts(
         if match is not None:
             for source, error in match.candidates:
                 if error <= 1.0:
-                    found += [c for c in consumers.get(source.split("@")[0], []) if c.op in kinds]
+                    found += [
+                        c for c in consumers.get(source.split("@")[0], []) if _kind(c.op) in kinds
+                    ]
         if name in param_source:
             found += [
-                v for v in by_name.values() if param_source[name] in v.params and v.op in kinds
+                v
+                for v in by_name.values()
+                if param_source[name] in v.params and _kind(v.op) in kinds
             ]
     unique = {v.name: v for v in found}
     return list(unique.values())
@@ -313,9 +366,12 @@ def compare_hyperparameters(
         rank = len(out.shape) - 1 if out is not None else 4
         best = None
         for source in _counterparts(node, alignment, trace, param_source, kinds):
+            args = source.args
+            if node.op_type == "Conv" and isinstance(args.get("padding"), str):
+                args = {**args, "pads": tf_conv_pads(node, source, alignment, trace)}
             diffs = [
                 d
-                for d in rule(node, _attrs(node), source.args, rank, init, source.op)
+                for d in rule(node, _attrs(node), args, rank, init, _kind(source.op))
                 if not _equal(d.onnx_value, d.source_value)
             ]
             if best is None or len(diffs) < len(best.diffs):

@@ -286,11 +286,20 @@ SUMMARY_FILE = "matrix_faults_summary.json"
 COLUMNS = [f.name for f in fields(EvalRow)]
 
 
-def evaluate(settings: EvalSettings, workdir: Path, reuse: Path | None = None) -> Iterator[EvalRow]:
-    """Rows of every model along every path of ``settings``, case by case."""
-    for model in settings.models:
-        for framework, hops in settings.paths:
-            yield from evaluate_case(model, framework, hops, settings, workdir, reuse)
+def _write(out_dir: Path, rows: list[EvalRow], settings: EvalSettings, extra: dict) -> dict:
+    frame = pd.DataFrame([row_dict(r) for r in rows], columns=COLUMNS)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out_dir / ROWS_FILE, csv_text(frame, COLUMNS))
+    summary = summarise(rows)
+    summary["settings"] = {
+        **asdict(settings),
+        "paths": [path_name(f, h) for f, h in settings.paths],
+        "held_out_seed": HELD_OUT_SEED + settings.seed,
+    }
+    summary.update(extra)
+    text = json.dumps(summary, indent=2, sort_keys=True) + "\n"
+    atomic_write_text(out_dir / SUMMARY_FILE, text)
+    return summary
 
 
 def write_matrix_evaluation(
@@ -301,20 +310,22 @@ def write_matrix_evaluation(
     progress: Callable[[Iterator[EvalRow]], Iterable[EvalRow]] = iter,
 ) -> dict:
     """Evaluate, write the rows (no times: identical runs give identical files) and the summary
-    (with the settings and the wall and CPU time), return the summary."""
+    (with the settings and the wall and CPU time), return the summary. Both files are rewritten
+    after every finished model and path, the summary listing the cases done (``complete`` false
+    until the last), so a run stopped early still says exactly what it measured."""
     wall, cpu = time.perf_counter(), time.process_time()
-    rows = list(progress(evaluate(settings, workdir, reuse)))
-    frame = pd.DataFrame([row_dict(r) for r in rows], columns=COLUMNS)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out_dir / ROWS_FILE, csv_text(frame, COLUMNS))
-    summary = summarise(rows)
-    summary["settings"] = {
-        **asdict(settings),
-        "paths": [path_name(f, h) for f, h in settings.paths],
-        "held_out_seed": HELD_OUT_SEED + settings.seed,
-    }
-    summary["wall_s"] = round(time.perf_counter() - wall, 1)
-    summary["cpu_s"] = round(time.process_time() - cpu, 1)
-    text = json.dumps(summary, indent=2, sort_keys=True) + "\n"
-    atomic_write_text(out_dir / SUMMARY_FILE, text)
+    rows: list[EvalRow] = []
+    cases = [(m, f, h) for m in settings.models for f, h in settings.paths]
+    done: list[str] = []
+    summary: dict = {}
+    for model, framework, hops in cases:
+        rows += list(progress(evaluate_case(model, framework, hops, settings, workdir, reuse)))
+        done.append(f"{model} {path_name(framework, hops)}")
+        extra = {
+            "cases_done": done,
+            "complete": len(done) == len(cases),
+            "wall_s": round(time.perf_counter() - wall, 1),
+            "cpu_s": round(time.process_time() - cpu, 1),
+        }
+        summary = _write(out_dir, rows, settings, extra)
     return summary

@@ -160,7 +160,7 @@ def _restore_precision(
             "precision",
             p.initializer,
             fault,
-            weight_change(p),
+            weight_change(p, current.model),
             TARGETED,
             verified,
             len(current.samples),

@@ -226,11 +226,13 @@ def localize_path_and_report(
     n_inputs: int,
     out: Path | None,
     greedy: bool = False,
+    reuse: Path | None = None,
 ) -> PathRun:
     """Convert ``model`` from ``framework`` along ``hops``, name the hop where the difference
     starts, localize and repair the final ONNX model, and measure the label discrepancy on
     held-out digits before and after the repair. ``greedy``: repair by FetaFix's label-driven
-    loop on those digits (:mod:`.greedy`) instead of the alignment-driven repair."""
+    loop on those digits (:mod:`.greedy`) instead of the alignment-driven repair. ``reuse``: a
+    matrix run's ``models/`` folder whose files of this path are read instead of converted."""
     path = make_path(framework, hops)
     if path.target != "onnx":
         raise ConvfailError(
@@ -241,7 +243,8 @@ def localize_path_and_report(
     workdir = directory / "models"
     workdir.mkdir(parents=True, exist_ok=True)
     images = load_split(input_size(model), "test").images[:n_images]
-    check = check_path(path, source_artifact(model, framework), images, workdir)
+    earlier = reuse / f"{model}--{framework}--{'+'.join(hops)}" if reuse is not None else None
+    check = check_path(path, source_artifact(model, framework), images, workdir, reuse=earlier)
     source, loc = localize_path(check, n_inputs)
     final = check.artifacts[-1]
     result, labelled = None, None

@@ -304,14 +304,6 @@ RULES: dict[str, tuple[set[str], Callable]] = {
 WHERE_DIVERGING = {"Add", "Sub", "Mul", "Div", "Pow"}
 
 
-def _kind(source_op: str) -> str:
-    """A source operator's kind: an in-place ATen variant (``hardtanh_``, torchvision's
-    ReLU6(inplace=True)) computes what its plain one does."""
-    return (
-        source_op[:-1] if source_op.endswith("_") and not source_op.startswith("_") else source_op
-    )
-
-
 def _counterparts(
     node: onnx.NodeProto,
     alignment: Alignment,
@@ -327,14 +319,10 @@ def _counterparts(
         if match is not None:
             for source, error in match.candidates:
                 if error <= 1.0:
-                    found += [
-                        c for c in consumers.get(source.split("@")[0], []) if _kind(c.op) in kinds
-                    ]
+                    found += [c for c in consumers.get(source.split("@")[0], []) if c.op in kinds]
         if name in param_source:
             found += [
-                v
-                for v in by_name.values()
-                if param_source[name] in v.params and _kind(v.op) in kinds
+                v for v in by_name.values() if param_source[name] in v.params and v.op in kinds
             ]
     unique = {v.name: v for v in found}
     return list(unique.values())
@@ -371,7 +359,7 @@ def compare_hyperparameters(
                 args = {**args, "pads": tf_conv_pads(node, source, alignment, trace)}
             diffs = [
                 d
-                for d in rule(node, _attrs(node), args, rank, init, _kind(source.op))
+                for d in rule(node, _attrs(node), args, rank, init, source.op)
                 if not _equal(d.onnx_value, d.source_value)
             ]
             if best is None or len(diffs) < len(best.diffs):

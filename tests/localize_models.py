@@ -121,6 +121,17 @@ def perturb_weight(model: onnx.ModelProto, index: int, delta: float = 0.5) -> No
     tensor.CopyFrom(numpy_helper.from_array(array, name))
 
 
+def save_faulty_small_case(folder):
+    """The CLI tests' case: the small source saved as model.pt and its export, with a
+    perturbed Conv weight, as model.onnx in ``folder``; returns the source."""
+    source = small_source()
+    model = export(source)
+    perturb_weight(model, node_index(model, "Conv"))
+    torch.save(source.model, folder / "model.pt")
+    onnx.save(model, folder / "model.onnx")
+    return source
+
+
 def to_bytes(model: onnx.ModelProto) -> bytes:
     buffer = io.BytesIO()
     onnx.save(model, buffer)

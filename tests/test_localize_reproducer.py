@@ -9,7 +9,14 @@ import onnx
 import onnxruntime as ort
 import pytest
 from click.testing import CliRunner
-from localize_models import export, node_index, perturb_weight, samples, small_source
+from localize_models import (
+    export,
+    node_index,
+    perturb_weight,
+    samples,
+    save_faulty_small_case,
+    small_source,
+)
 
 from convfail.cli import cli, main
 from difftest.localize.known_faults import build_case
@@ -72,13 +79,7 @@ def test_report_files_and_figure(tmp_path):
 
 
 def test_cli_localize_and_repair_saved_model(tmp_path):
-    import torch
-
-    source = small_source()
-    model = export(source)
-    perturb_weight(model, node_index(model, "Conv"))
-    torch.save(source.model, tmp_path / "model.pt")
-    onnx.save(model, tmp_path / "model.onnx")
+    source = save_faulty_small_case(tmp_path)
     runner = CliRunner()
     args = ["--source", str(tmp_path / "model.pt"), "--onnx", str(tmp_path / "model.onnx")]
     result = runner.invoke(

@@ -12,7 +12,14 @@ from pathlib import Path
 import numpy as np
 import onnx
 import torch
-from localize_models import export, node_index, perturb_weight, samples, small_source
+from localize_models import (
+    export,
+    node_index,
+    perturb_weight,
+    samples,
+    save_faulty_small_case,
+    small_source,
+)
 from torch import nn
 
 from difftest.localize.eager_trace import trace_torch
@@ -114,11 +121,7 @@ print(json.dumps(sorted(m for m in heavy if m in sys.modules)))
 
 
 def test_localizing_a_torch_source_loads_no_exporter_dynamo_or_tensorflow(tmp_path):
-    source = small_source()
-    model = export(source)
-    perturb_weight(model, node_index(model, "Conv"))
-    torch.save(source.model, tmp_path / "model.pt")
-    onnx.save(model, tmp_path / "model.onnx")
+    save_faulty_small_case(tmp_path)
     argv = ["difftest", "localize", "--source", "model.pt", "--onnx", "model.onnx"]
     argv += ["--out", "report"]
     code = CHILD.format(tests=str(TESTS), argv=argv)

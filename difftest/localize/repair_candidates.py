@@ -99,11 +99,15 @@ def round_trips(model: onnx.ModelProto) -> dict[str, str]:
     return trips
 
 
+def _read_names(model: onnx.ModelProto) -> set[str]:
+    """The values something reads: a node's input or a graph output."""
+    return {i for n in model.graph.node for i in n.input} | {o.name for o in model.graph.output}
+
+
 def _unread_chains_dropped(model: onnx.ModelProto) -> None:
     """Drop storage and quantization nodes nothing reads any more, then unread initializers."""
-    outputs = {o.name for o in model.graph.output}
     while True:
-        read = {i for n in model.graph.node for i in n.input} | outputs
+        read = _read_names(model)
         dead = [
             k
             for k, n in enumerate(model.graph.node)
@@ -113,7 +117,7 @@ def _unread_chains_dropped(model: onnx.ModelProto) -> None:
             break
         for k in reversed(dead):
             del model.graph.node[k]
-    read = {i for n in model.graph.node for i in n.input} | outputs
+    read = _read_names(model)
     kept = [t for t in model.graph.initializer if t.name in read]
     del model.graph.initializer[:]
     model.graph.initializer.extend(kept)
@@ -240,8 +244,7 @@ def candidates(loc: Localization, index: int) -> Iterator[Candidate]:
         return
     live = [i for i in node.input if i in loc.alignment.values]
     out = loc.alignment.values.get(node.output[0])
-    read = {i for n in model.graph.node for i in n.input} | {o.name for o in model.graph.output}
-    single = not set(node.output[1:]) & read  # a bypass rewires the first output only
+    single = not set(node.output[1:]) & _read_names(model)  # a bypass rewires the first output only
     if (
         single
         and len(live) == 1

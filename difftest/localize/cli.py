@@ -87,6 +87,15 @@ CASE_OPTIONS = [
 ]
 
 
+# the localize-path and localize-eval-matrix commands read an earlier matrix run the same way
+REUSE_OPTION = click.option(
+    "--reuse",
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    help="A matrix run's models/ folder: converted files it already holds are read, not "
+    "converted again.",
+)
+
+
 def _case_options(fn: Callable) -> Callable:
     """Add the case options to a command; it receives them as one :class:`CaseRequest`."""
 
@@ -224,11 +233,7 @@ def _echo_summary(report: dict) -> None:
 @click.option("--images", default=256, show_default=True, help="Held-out digits for labels.")
 @click.option("--inputs", "n_inputs", default=2, show_default=True, help="Inputs to localize on.")
 @click.option("--out", type=click.Path(path_type=Path), help="Report folder.")
-@click.option(
-    "--reuse",
-    type=click.Path(path_type=Path, exists=True, file_okay=False),
-    help="A matrix run's models/ folder: this path's converted files are read, not converted.",
-)
+@REUSE_OPTION
 @click.option(
     "--greedy",
     is_flag=True,
@@ -368,11 +373,7 @@ def localize_eval_command(
 @click.option("--per-type", default=2, show_default=True, help="Faults per type (graph-side).")
 @click.option("--images", default=200, show_default=True, help="Held-out digits for labels.")
 @click.option("--seed", default=0, show_default=True, help="Seed of fault sites and inputs.")
-@click.option(
-    "--reuse",
-    type=click.Path(path_type=Path, exists=True, file_okay=False),
-    help="A matrix run's models/ folder: its converted files are used instead of converting.",
-)
+@REUSE_OPTION
 @click.option(
     "--out",
     type=click.Path(path_type=Path),

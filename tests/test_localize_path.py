@@ -10,9 +10,10 @@ import numpy as np
 import onnx
 import pytest
 
-from difftest.localize.conversion_path import check_path, localize_path, predict
+from convfail.errors import ConvfailError
+from difftest.localize.conversion_path import check_path, localize_path, predict, reused
 from difftest.localize.repair import repair
-from difftest.matrix.hops import Artifact
+from difftest.matrix.hops import HOPS, Artifact
 from difftest.matrix.labels import top1_discrepancy_pct
 from difftest.matrix.paths import make_path
 from difftest.matrix.sources import source_artifact
@@ -87,3 +88,13 @@ def test_cli_path_errors_are_one_line(capsys):
             main(["difftest", "localize-path", "--hops", hops])
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and message in err[0]
+
+
+@pytest.mark.parametrize(
+    ("hop", "suffix"), [("tflite-dynamic-int8", ".tflite"), ("tflite-tf2onnx", ".onnx")]
+)
+def test_a_torn_file_of_an_earlier_run_is_refused_in_one_line(tmp_path, hop, suffix):
+    (tmp_path / f"{hop}{suffix}").write_bytes(b"not a model")
+    with pytest.raises(ConvfailError, match=f"{hop}{suffix}: not a readable {suffix} file"):
+        reused(HOPS[hop], Artifact("keras", "nhwc"), tmp_path)
+    assert reused(HOPS[hop], Artifact("keras", "nhwc"), tmp_path / "empty") is None

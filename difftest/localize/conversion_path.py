@@ -18,7 +18,9 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+from google.protobuf.message import DecodeError
 
+from convfail.errors import ConvfailError
 from difftest.localize.pipeline import Localization, localize
 from difftest.localize.tolerance import Tolerance
 from difftest.matrix.hops import DYNAMIC_INT8, FLOAT16, FLOAT32, Artifact, Hop, observed_precision
@@ -91,14 +93,22 @@ def predict(artifact: Artifact, images_nchw: np.ndarray) -> np.ndarray:
 def reused(hop: Hop, artifact: Artifact, folder: Path) -> Artifact | None:
     """What ``hop`` makes of ``artifact``, read from an earlier run's ``folder`` (the matrix
     runner saves each hop's file there, named after the hop), or ``None`` when it is not there.
-    Only file-producing hops (a .tflite or an .onnx) are reused; the others convert again."""
+    Only file-producing hops (a .tflite or an .onnx) are reused; the others convert again. A
+    file that cannot be read as its format is refused in one line before anything runs on it."""
     tflite, onnx_file = folder / f"{hop.name}.tflite", folder / f"{hop.name}.onnx"
-    if tflite.exists():
-        return replace(
-            artifact, framework="tflite", path=tflite, model=None, info=observed_precision(tflite)
-        )
-    if onnx_file.exists():
-        return replace(artifact, framework="onnx", path=onnx_file, model=None)
+    found = tflite if tflite.exists() else onnx_file if onnx_file.exists() else None
+    try:
+        if found == tflite:
+            info = observed_precision(tflite)
+            return replace(artifact, framework="tflite", path=tflite, model=None, info=info)
+        if found == onnx_file:
+            onnx.load(str(onnx_file), load_external_data=False)
+            return replace(artifact, framework="onnx", path=onnx_file, model=None)
+    except (ValueError, RuntimeError, DecodeError) as exc:
+        raise ConvfailError(
+            f"{found}: not a readable {found.suffix} file ({str(exc).splitlines()[0]})",
+            hint="delete it to convert that hop again, or run without --reuse",
+        ) from exc
     return None
 
 

@@ -11,6 +11,7 @@ import onnx
 import pandas as pd
 import pytest
 
+from convfail.errors import ConvfailError
 from difftest.localize.conversion_path import source_model
 from difftest.localize.fetafix_faults import EXPECTED_STAGE, FETAFIX_TYPES, channel_axis
 from difftest.localize.inject import perturbed_weight
@@ -147,7 +148,7 @@ def test_an_input_size_detour_is_repaired_by_bypassing_both_resizes(rows):
 
 
 @pytest.mark.slow
-def test_the_written_files_say_which_cases_are_done(tmp_path):
+def test_the_written_files_say_which_cases_are_done_and_a_resume_keeps_them(tmp_path):
     settings = EvalSettings((TINY,), (("torch", ("torchscript-onnx",)),), per_type=1, n_images=16)
     summary = write_matrix_evaluation(tmp_path / "out", settings, tmp_path / "work")
     saved = json.loads((tmp_path / "out" / SUMMARY_FILE).read_text())
@@ -155,3 +156,27 @@ def test_the_written_files_say_which_cases_are_done(tmp_path):
     rows = pd.read_csv(tmp_path / "out" / ROWS_FILE)
     checks = summary["clean_false_alarms"]["checked"] + summary["benign_false_alarms"]["checked"]
     assert len(rows) == summary["all"]["planted"] + checks
+    before = {name: (tmp_path / "out" / name).read_bytes() for name in (ROWS_FILE, SUMMARY_FILE)}
+
+    evaluated: list[str] = []
+
+    def progress(items):
+        evaluated.append("case")
+        return items
+
+    again = write_matrix_evaluation(
+        tmp_path / "out", settings, tmp_path / "work", progress=progress, resume=True
+    )
+    assert evaluated == [] and again["all"] == summary["all"]
+    assert (tmp_path / "out" / ROWS_FILE).read_bytes() == before[ROWS_FILE]
+    resumed = json.loads((tmp_path / "out" / SUMMARY_FILE).read_text())
+    assert resumed["cases_done"] == saved["cases_done"] and resumed["cpu_s"] >= saved["cpu_s"]
+
+    elsewhere = EvalSettings(("other",), (), per_type=1, n_images=16)
+    kept = write_matrix_evaluation(tmp_path / "out", elsewhere, tmp_path / "work", resume=True)
+    assert kept["all"] == summary["all"]
+    assert (tmp_path / "out" / ROWS_FILE).read_bytes() == before[ROWS_FILE]
+
+    other = EvalSettings((TINY,), settings.paths, per_type=2, n_images=16)
+    with pytest.raises(ConvfailError, match=r"per_type 1, not 2.*--per-type"):
+        write_matrix_evaluation(tmp_path / "out", other, tmp_path / "work", resume=True)

@@ -379,6 +379,11 @@ def localize_eval_command(
     type=click.Path(path_type=Path),
     help="Folder [default: data/difftest/localize-eval].",
 )
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Keep the models and paths an earlier run into --out finished; do the rest.",
+)
 def localize_eval_matrix_command(
     models: tuple[str, ...],
     per_type: int,
@@ -386,6 +391,7 @@ def localize_eval_matrix_command(
     seed: int,
     reuse: Path | None,
     out: Path | None,
+    resume: bool,
 ) -> None:
     """Fault-injection evaluation across the matrix: faults of FetaFix's six types
     (preprocessing, input layout, tensor shape, weights, hyper-parameters, graph) planted in
@@ -399,7 +405,9 @@ def localize_eval_matrix_command(
         tuple(models), per_type=per_type, n_images=images, seed=seed
     )
     workdir = localize_cache_dir() / "localize-eval-matrix"
-    summary = matrix_eval.write_matrix_evaluation(out, settings, workdir, reuse, _progress("cases"))
+    summary = matrix_eval.write_matrix_evaluation(
+        out, settings, workdir, reuse, _progress("cases"), resume
+    )
     a = summary["all"]
     click.echo(
         f"{a['planted']} faults, {a['effective']} effective: top-1 {a['top1']}, stage "

@@ -23,7 +23,8 @@ import numpy as np
 import onnx
 import pandas as pd
 
-from convfail.dataset import atomic_write_text, csv_text
+from convfail.dataset import atomic_write_text, csv_text, read_csv
+from convfail.errors import ConvfailError, DatasetError
 from difftest.localize.benign_rewrites import benign_rewrites
 from difftest.localize.conversion_path import predict, source_model
 from difftest.localize.fetafix_faults import FETAFIX_TYPES, PlantedFault, channel_axis, plant_faults
@@ -302,30 +303,95 @@ def _write(out_dir: Path, rows: list[EvalRow], settings: EvalSettings, extra: di
     return summary
 
 
+# what must be equal for rows of an earlier run to stand beside new ones
+RESUME_KEYS = ("per_type", "n_inputs", "n_images", "seed")
+
+
+def _parse(text: str, kind: str) -> object:
+    if kind == "bool":
+        return text == "True"
+    if kind == "int":
+        return int(text)
+    if kind.startswith("float"):
+        return None if text == "" else float(text)
+    return text
+
+
+def read_evaluation(out_dir: Path) -> tuple[dict[str, list[EvalRow]], dict]:
+    """The rows an earlier run left in ``out_dir``, by finished case, and its summary (both
+    empty when there is none). A case listed as done whose rows are missing is taken as not
+    done, so a damaged folder is redone rather than trusted."""
+    summary_path, rows_path = out_dir / SUMMARY_FILE, out_dir / ROWS_FILE
+    if not summary_path.exists() or not rows_path.exists():
+        return {}, {}
+    try:
+        summary = json.loads(summary_path.read_text())
+        frame = read_csv(rows_path, COLUMNS)
+    except (json.JSONDecodeError, DatasetError) as exc:
+        raise ConvfailError(
+            f"{out_dir}: the earlier evaluation cannot be read ({exc})",
+            "move the folder away or pass another --out",
+        ) from None
+    kinds = {f.name: str(f.type) for f in fields(EvalRow)}
+    by_case: dict[str, list[EvalRow]] = {}
+    for record in frame.to_dict("records"):
+        row = EvalRow(**{k: _parse(v, kinds[k]) for k, v in record.items()})
+        by_case.setdefault(f"{row.model} {row.path}", []).append(row)
+    done = {case: by_case[case] for case in summary.get("cases_done", []) if case in by_case}
+    return done, summary
+
+
+def _check_resumable(out_dir: Path, earlier: dict, settings: EvalSettings) -> None:
+    """Refuse to put rows of other settings beside the new ones: the scores would mix them."""
+    saved = earlier.get("settings", {})
+    for key in RESUME_KEYS:
+        if key in saved and saved[key] != getattr(settings, key):
+            option = "--" + key.replace("n_", "").replace("_", "-")
+            raise ConvfailError(
+                f"{out_dir} was written with {key} {saved[key]}, not {getattr(settings, key)}",
+                f"rerun with the same {option}, or pass another --out",
+            )
+
+
 def write_matrix_evaluation(
     out_dir: Path,
     settings: EvalSettings,
     workdir: Path,
     reuse: Path | None = None,
     progress: Callable[[Iterator[EvalRow]], Iterable[EvalRow]] = iter,
+    resume: bool = False,
 ) -> dict:
     """Evaluate, write the rows (no times: identical runs give identical files) and the summary
     (with the settings and the wall and CPU time), return the summary. Both files are rewritten
     after every finished model and path, the summary listing the cases done (``complete`` false
-    until the last), so a run stopped early still says exactly what it measured."""
+    until the last), so a run stopped early still says exactly what it measured; with
+    ``resume`` the cases an earlier run in ``out_dir`` finished are kept, not redone (its times
+    are added), and the rows of cases of other models it holds stay in the files."""
     wall, cpu = time.perf_counter(), time.process_time()
-    rows: list[EvalRow] = []
+    finished: dict[str, list[EvalRow]] = {}
+    spent = {"wall_s": 0.0, "cpu_s": 0.0}
+    if resume:
+        finished, earlier = read_evaluation(out_dir)
+        _check_resumable(out_dir, earlier, settings)
+        spent = {k: float(earlier.get(k, 0.0)) for k in spent}
     cases = [(m, f, h) for m in settings.models for f, h in settings.paths]
-    done: list[str] = []
-    summary: dict = {}
-    for model, framework, hops in cases:
-        rows += list(progress(evaluate_case(model, framework, hops, settings, workdir, reuse)))
-        done.append(f"{model} {path_name(framework, hops)}")
+    wanted = [f"{m} {path_name(f, h)}" for m, f, h in cases]
+
+    def save() -> dict:
         extra = {
-            "cases_done": done,
-            "complete": len(done) == len(cases),
-            "wall_s": round(time.perf_counter() - wall, 1),
-            "cpu_s": round(time.process_time() - cpu, 1),
+            "cases_done": list(finished),
+            "complete": all(c in finished for c in wanted),
+            "wall_s": round(spent["wall_s"] + time.perf_counter() - wall, 1),
+            "cpu_s": round(spent["cpu_s"] + time.process_time() - cpu, 1),
         }
-        summary = _write(out_dir, rows, settings, extra)
-    return summary
+        rows = [row for case_rows in finished.values() for row in case_rows]
+        return _write(out_dir, rows, settings, extra)
+
+    summary: dict = {}
+    for (model, framework, hops), case in zip(cases, wanted, strict=True):
+        if case not in finished:
+            finished[case] = list(
+                progress(evaluate_case(model, framework, hops, settings, workdir, reuse))
+            )
+            summary = save()
+    return summary or save()

@@ -111,10 +111,13 @@ def set_attr(model: onnx.ModelProto, index: int, name: str, value) -> None:
     node.attribute.append(onnx.helper.make_attribute(name, value))
 
 
-def perturb_weight(model: onnx.ModelProto, index: int, delta: float = 0.5) -> None:
+def perturb_weight(
+    model: onnx.ModelProto, index: int, delta: float = 0.5, position: int = 1
+) -> None:
+    """Move one element of the node's input ``position`` (1: the weight, 2: a Conv's bias)."""
     from onnx import numpy_helper
 
-    name = model.graph.node[index].input[1]
+    name = model.graph.node[index].input[position]
     tensor = next(t for t in model.graph.initializer if t.name == name)
     array = numpy_helper.to_array(tensor).copy()
     array.flat[3] += delta

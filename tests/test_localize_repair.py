@@ -87,6 +87,24 @@ def test_each_step_says_fault_change_and_verification():
     assert data["changed"] and data["targeted_steps"] == 1 and data["held_out_inputs"] == 4
 
 
+def test_a_batchnorm_folded_bias_is_paired_with_the_source_and_copied_back():
+    source = small_source()
+    model = export(source)  # TorchScript folds the BatchNorm into the Conv: its bias is computed
+    conv = node_index(model, "Conv")
+    healthy = localize(source, model, samples(source, 3))
+    (bias,) = [p for p in healthy.parameters if p.initializer == model.graph.node[conv].input[2]]
+    assert bias.kind == "copied" and bias.source == "bn.bias (folded into conv.weight)"
+    perturb_weight(model, conv, delta=1.5, position=2)
+    loc = localize(source, model, samples(source, 3), trace=healthy.trace)
+    first = loc.divergences[0]
+    assert first.node == conv and first.cause == "parameter", first
+    assert "bn.bias (folded into conv.weight)" in first.detail
+    result = repair(source, loc, held_out=source.make_inputs(7, 4))
+    (step,) = result.steps
+    assert step.kind == TARGETED and step.held_out is True
+    assert "copied source parameter bn.bias (folded into conv.weight)" in step.change
+
+
 def test_cli_repair_that_cannot_fix_writes_no_repaired_file(norms, tmp_path):
     source, faulty, _ = norms
     torch.save(source.model, tmp_path / "model.pt")

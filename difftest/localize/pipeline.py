@@ -121,7 +121,7 @@ def localize(
     start = time.perf_counter()
     parameters = compare_parameters(
         model,
-        trace.parameters,
+        trace.comparable_parameters(),
         tolerance,
         intended,
         trace.foldable_parameters(),

@@ -175,11 +175,8 @@ def source_weights(
     """Each finding with the value its weight should hold (the source parameter, arranged)."""
     wanted = {f.initializer for f in findings}
     weights = {w.name: w.array for w in stored_weights(loc.model) if w.name in wanted}
-    scales = loc.trace.fold_scales()
-    return [
-        (f, source_value_for(f, weights[f.initializer], loc.trace.parameters, scales))
-        for f in findings
-    ]
+    scales, parameters = loc.trace.fold_scales(), loc.trace.comparable_parameters()
+    return [(f, source_value_for(f, weights[f.initializer], parameters, scales)) for f in findings]
 
 
 def _weight_stage(finding: ParameterFinding) -> str:

@@ -54,23 +54,44 @@ class SourceTrace:
                 out.update(v.params)
         return out
 
-    def fold_scales(self) -> dict[str, np.ndarray]:
-        """Parameter -> per-channel scale gamma / sqrt(var + eps) of the BatchNorm it feeds:
-        what an exporter multiplies the weights by when it folds the BatchNorm."""
+    def _folds(self):
+        """(layer value, its BatchNorm's gamma, beta, mean, var, eps) for every layer whose only
+        normalisation consumer is a BatchNorm with all four parameters known."""
         consumers = self.consumers()
-        out: dict[str, np.ndarray] = {}
         for v in self.values:
             norms = [c for c in consumers.get(v.name, []) if "batch_norm" in c.op]
             if len(norms) != 1 or len(norms[0].params) < 4 or not v.params:
                 continue
-            gamma, _, _, var = (self.parameters.get(p) for p in norms[0].params[:4])
-            if gamma is None or var is None:
+            found = [self.parameters.get(p) for p in norms[0].params[:4]]
+            if any(a is None for a in found):
                 continue
-            eps = float(norms[0].args.get("eps", 1e-5))
-            out[v.params[0]] = np.asarray(gamma, np.float64) / np.sqrt(
-                np.asarray(var, np.float64) + eps
-            )
+            gamma, beta, mean, var = (np.asarray(a, np.float64) for a in found)
+            yield v, norms[0], gamma, beta, mean, var, float(norms[0].args.get("eps", 1e-5))
+
+    def fold_scales(self) -> dict[str, np.ndarray]:
+        """Parameter -> per-channel scale gamma / sqrt(var + eps) of the BatchNorm it feeds:
+        what an exporter multiplies the weights by when it folds the BatchNorm."""
+        return {
+            v.params[0]: gamma / np.sqrt(var + eps) for v, _, gamma, _, _, var, eps in self._folds()
+        }
+
+    def folded_biases(self) -> dict[str, np.ndarray]:
+        """The bias an exporter computes when it folds a BatchNorm into the layer before it,
+        beta + (bias - mean) * gamma / sqrt(var + eps) (bias 0 when the layer has none), keyed
+        ``"<beta> (folded into <weight>)"``: a folded bias is computed, never copied, so without
+        it no source parameter explains the converted model's bias."""
+        out: dict[str, np.ndarray] = {}
+        for v, norm, gamma, beta, mean, var, eps in self._folds():
+            bias = self.parameters.get(v.params[1]) if len(v.params) > 1 else None
+            shifted = (0.0 if bias is None else np.asarray(bias, np.float64)) - mean
+            folded = beta + shifted * gamma / np.sqrt(var + eps)
+            out[f"{norm.params[1]} (folded into {v.params[0]})"] = folded.astype(np.float32)
         return out
+
+    def comparable_parameters(self) -> dict[str, np.ndarray]:
+        """The parameters a converted model's weights are paired with: the source's own and the
+        biases of folded BatchNorms."""
+        return {**self.parameters, **self.folded_biases()}
 
     def consumers(self) -> dict[str, list[SourceValue]]:
         out: dict[str, list[SourceValue]] = {}

@@ -16,7 +16,9 @@ Stored weights are also found behind a ``DequantizeLinear`` (int8/uint8 initiali
 per-tensor or per-channel scale, as tf2onnx writes a TFLite model's dynamic-range weights) or a
 ``Cast`` of a float16/bfloat16 initializer: the value the consuming node sees is paired, and the
 finding keeps how it was stored (:class:`StoredWeight.quantization`: levels, scales, axis).
-Initializers that pair with nothing (folded biases, shape constants) are not reported.
+Initializers that pair with nothing (shape constants; folded biases of TensorFlow sources, whose
+fold the trace does not see) are not reported; a PyTorch BatchNorm's folded bias is paired through
+:meth:`SourceTrace.folded_biases`.
 """
 
 from __future__ import annotations

@@ -165,7 +165,11 @@ def test_the_written_files_say_which_cases_are_done_and_a_resume_keeps_them(tmp_
         return items
 
     again = write_matrix_evaluation(
-        tmp_path / "out", settings, tmp_path / "work", progress=progress, resume=True
+        tmp_path / "out",
+        settings,
+        tmp_path / "work",
+        progress=progress,
+        earlier_runs=[tmp_path / "out"],
     )
     assert evaluated == [] and again["all"] == summary["all"]
     assert (tmp_path / "out" / ROWS_FILE).read_bytes() == before[ROWS_FILE]
@@ -173,10 +177,23 @@ def test_the_written_files_say_which_cases_are_done_and_a_resume_keeps_them(tmp_
     assert resumed["cases_done"] == saved["cases_done"] and resumed["cpu_s"] >= saved["cpu_s"]
 
     elsewhere = EvalSettings(("other",), (), per_type=1, n_images=16)
-    kept = write_matrix_evaluation(tmp_path / "out", elsewhere, tmp_path / "work", resume=True)
-    assert kept["all"] == summary["all"]
-    assert (tmp_path / "out" / ROWS_FILE).read_bytes() == before[ROWS_FILE]
+    joined = write_matrix_evaluation(
+        tmp_path / "joined", elsewhere, tmp_path / "work", earlier_runs=[tmp_path / "out"]
+    )
+    assert joined["all"] == summary["all"]
+    assert (tmp_path / "joined" / ROWS_FILE).read_bytes() == before[ROWS_FILE]
 
     other = EvalSettings((TINY,), settings.paths, per_type=2, n_images=16)
     with pytest.raises(ConvfailError, match=r"per_type 1, not 2.*--per-type"):
-        write_matrix_evaluation(tmp_path / "out", other, tmp_path / "work", resume=True)
+        write_matrix_evaluation(
+            tmp_path / "out", other, tmp_path / "work", earlier_runs=[tmp_path / "out"]
+        )
+
+
+def test_an_unreadable_earlier_run_is_one_line_and_left_as_it_was(tmp_path):
+    (tmp_path / SUMMARY_FILE).write_text('{"cases_done": [')
+    (tmp_path / ROWS_FILE).write_text("model,path\n")
+    settings = EvalSettings((TINY,), ())
+    with pytest.raises(ConvfailError, match=r"cannot be read.*another --out"):
+        write_matrix_evaluation(tmp_path, settings, tmp_path / "work", earlier_runs=[tmp_path])
+    assert (tmp_path / SUMMARY_FILE).read_text() == '{"cases_done": ['

@@ -384,6 +384,14 @@ def localize_eval_command(
     is_flag=True,
     help="Keep the models and paths an earlier run into --out finished; do the rest.",
 )
+@click.option(
+    "--include-run",
+    "include",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Also keep what the run in this folder finished (same settings; repeatable): "
+    "joins runs made in parallel.",
+)
 def localize_eval_matrix_command(
     models: tuple[str, ...],
     per_type: int,
@@ -392,6 +400,7 @@ def localize_eval_matrix_command(
     reuse: Path | None,
     out: Path | None,
     resume: bool,
+    include: tuple[Path, ...],
 ) -> None:
     """Fault-injection evaluation across the matrix: faults of FetaFix's six types
     (preprocessing, input layout, tensor shape, weights, hyper-parameters, graph) planted in
@@ -406,7 +415,7 @@ def localize_eval_matrix_command(
     )
     workdir = localize_cache_dir() / "localize-eval-matrix"
     summary = matrix_eval.write_matrix_evaluation(
-        out, settings, workdir, reuse, _progress("cases"), resume
+        out, settings, workdir, reuse, _progress("cases"), ((out,) if resume else ()) + include
     )
     a = summary["all"]
     click.echo(

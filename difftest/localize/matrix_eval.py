@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -359,21 +359,24 @@ def write_matrix_evaluation(
     workdir: Path,
     reuse: Path | None = None,
     progress: Callable[[Iterator[EvalRow]], Iterable[EvalRow]] = iter,
-    resume: bool = False,
+    earlier_runs: Sequence[Path] = (),
 ) -> dict:
     """Evaluate, write the rows (no times: identical runs give identical files) and the summary
     (with the settings and the wall and CPU time), return the summary. Both files are rewritten
     after every finished model and path, the summary listing the cases done (``complete`` false
-    until the last), so a run stopped early still says exactly what it measured; with
-    ``resume`` the cases an earlier run in ``out_dir`` finished are kept, not redone (its times
-    are added), and the rows of cases of other models it holds stay in the files."""
+    until the last), so a run stopped early still says exactly what it measured. The cases
+    that the runs in ``earlier_runs`` (``out_dir`` itself to resume, or the folders of runs made
+    in parallel) finished with the same settings are kept, not redone, with their times added;
+    rows of other models they hold stay in the files."""
     wall, cpu = time.perf_counter(), time.process_time()
     finished: dict[str, list[EvalRow]] = {}
     spent = {"wall_s": 0.0, "cpu_s": 0.0}
-    if resume:
-        finished, earlier = read_evaluation(out_dir)
-        _check_resumable(out_dir, earlier, settings)
-        spent = {k: float(earlier.get(k, 0.0)) for k in spent}
+    for folder in earlier_runs:
+        done, earlier = read_evaluation(folder)
+        _check_resumable(folder, earlier, settings)
+        for case, case_rows in done.items():
+            finished.setdefault(case, case_rows)
+        spent = {k: spent[k] + float(earlier.get(k, 0.0)) for k in spent}
     cases = [(m, f, h) for m in settings.models for f, h in settings.paths]
     wanted = [f"{m} {path_name(f, h)}" for m, f, h in cases]
 

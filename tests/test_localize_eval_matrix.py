@@ -21,13 +21,15 @@ from difftest.localize.matrix_eval import (
     SUMMARY_FILE,
     EvalRow,
     EvalSettings,
+    LabelCheck,
     converted_model,
     evaluate_case,
     summarise,
     write_matrix_evaluation,
 )
 from difftest.localize.pipeline import localize
-from difftest.matrix.sources import source_artifact
+from difftest.matrix.images import load_split
+from difftest.matrix.sources import input_size, source_artifact
 from difftest.matrix.torch_archs import TINY
 
 pytest.importorskip("torch")
@@ -197,3 +199,22 @@ def test_an_unreadable_earlier_run_is_one_line_and_left_as_it_was(tmp_path):
     with pytest.raises(ConvfailError, match=r"cannot be read.*another --out"):
         write_matrix_evaluation(tmp_path, settings, tmp_path / "work", earlier_runs=[tmp_path])
     assert (tmp_path / SUMMARY_FILE).read_text() == '{"cases_done": ['
+
+
+def test_label_checks_sharing_a_work_folder_never_read_each_others_model(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = converted_model(TINY, "torch", ("torchscript-onnx",), tmp_path, None)
+    healthy = onnx.load(path)
+    head = max(i for i, n in enumerate(healthy.graph.node) if n.op_type in ("Gemm", "MatMul"))
+    faulty = perturbed_weight(healthy, head, np.random.default_rng(0)).model
+    artifact = source_artifact(TINY, "torch")
+    images = load_split(input_size(TINY), "test").images[:64]
+    check = LabelCheck(artifact, images, artifact.layout, tmp_path)
+    alone = {id(m): check.compare(m) for m in (healthy, faulty)}
+    assert alone[id(healthy)] != alone[id(faulty)]
+    models = [healthy, faulty] * 4
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(check.compare, models))
+    assert together == [alone[id(m)] for m in models]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.parent.name]

@@ -14,6 +14,7 @@ measured on held-out digits before and after. Localization and repair are scored
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
@@ -129,13 +130,16 @@ class LabelCheck:
     def __init__(self, source: Artifact, images: np.ndarray, layout: str, workdir: Path):
         self.images, self.layout, self.size = images, layout, source.size
         self.reference = predict(source, images)
-        self.file = workdir / "checked.onnx"
+        self.workdir = workdir
 
     def compare(self, model: onnx.ModelProto) -> tuple[float, float]:
-        """(top-1 discrepancy %, max |diff|) of ``model`` against the source."""
-        onnx.save(model, self.file)
-        artifact = Artifact("onnx", self.layout, path=self.file, size=self.size)
-        logits = predict(artifact, self.images)
+        """(top-1 discrepancy %, max |diff|) of ``model`` against the source. The model goes
+        through a file of this call's own (runs in parallel share the work folder)."""
+        with tempfile.TemporaryDirectory(dir=self.workdir) as folder:
+            path = Path(folder) / "checked.onnx"
+            onnx.save(model, path)
+            artifact = Artifact("onnx", self.layout, path=path, size=self.size)
+            logits = predict(artifact, self.images)
         return top1_discrepancy_pct(self.reference, logits), float(
             np.abs(logits - self.reference).max()
         )

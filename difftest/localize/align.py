@@ -26,6 +26,7 @@ from difftest.localize.tolerance import Tolerance, mismatched_share, rms
 
 MAX_CANDIDATES = 16
 MAX_KEPT = 8  # matching candidates kept per value (ties are common in tiny tensors)
+KEPT_MB = 256.0
 
 
 @dataclass
@@ -64,6 +65,10 @@ class Alignment:
     first_divergent: list[int]  # node indices, topological order
     outputs_agree: bool
     output_errors: list[float]
+    # converted values (stacked over samples) of the likely first divergent nodes' outputs and
+    # inputs, kept from the alignment's own run so the stages after it need not run the model
+    # again (bounded by KEPT_MB; a value not here is traced again)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
 
     def node_error(self, model: onnx.ModelProto, index: int) -> float:
         errors = [self.values[o].error for o in model.graph.node[index].output if o in self.values]
@@ -102,7 +107,7 @@ class SourceIndex:
             return []
         level = math.log10(rms(array) + 1e-30)
         pool = sorted(pool, key=lambda c: abs(math.log10(c[2] + 1e-30) - level))[:MAX_CANDIDATES]
-        scored = [(n, tolerance.scaled_error(a, array, operand_scale)) for n, a, _ in pool]
+        scored = [(n, tolerance.scaled_error(a, array, operand_scale, r)) for n, a, r in pool]
         return sorted(scored, key=lambda c: (c[1], self.order.get(c[0].split("@")[0], 0)))
 
 
@@ -129,6 +134,7 @@ def align(
         source = source_inputs[k] if k < len(source_inputs) else "input"
         values[name] = ValueMatch(name, -1, stacked.shape, rms(stacked), 0.0, [(source, 0.0)])
     names = runtime_values(model)
+    kept: dict[str, np.ndarray] = {}
     for chunk in trace_onnx(model, samples, names, budget_mb):
         for name in names:
             if name not in chunk:
@@ -151,6 +157,8 @@ def align(
             if best is not None and best.shape == stacked.shape:
                 match.share = mismatched_share(best, stacked, tolerance.relative, scale)
             values[name] = match
+            if not match.matched:
+                _keep_if_first(kept, node, name, stacked, values, chunk)
 
     consumers: dict[str, list[int]] = {}
     for i, node in enumerate(model.graph.node):
@@ -177,16 +185,48 @@ def align(
         if any(o in bad for o in node.output) and not any(n in bad for n in node.input)
     ]
     consumers_of = trace.consumers()
+    partial = Alignment(values, bad, first, False, [], kept)
     for i in first:
         node = model.graph.node[i]
-        _structural_counterpart(node, values, index, consumers_of, tolerance, samples, model)
+        _structural_counterpart(node, partial, index, consumers_of, tolerance, samples, model)
     errors = [values[o].error if o in values else math.inf for o in output_names]
-    return Alignment(values, bad, first, all(e <= 1.0 for e in errors), errors)
+    return Alignment(values, bad, first, all(e <= 1.0 for e in errors), errors, kept)
 
 
-def _structural_counterpart(node, values, index, consumers_of, tolerance, samples, model) -> None:
+def _keep_if_first(kept, node, name, stacked, values, chunk) -> None:
+    """Keep a diverging value and the node's inputs when every input agrees with the source:
+    the node is then likely a first divergent node, whose values the later stages read."""
+    inputs = [i for i in node.input if i in values]
+    if not all(values[i].matched for i in inputs):
+        return
+    wanted = {name: stacked}
+    for i in inputs:
+        if i not in kept and i in chunk:
+            wanted[i] = np.stack(chunk[i])
+    used = sum(a.nbytes for a in kept.values()) + sum(a.nbytes for a in wanted.values())
+    if used <= KEPT_MB * 1024 * 1024:
+        kept.update(wanted)
+
+
+def traced_values(
+    model: onnx.ModelProto, alignment: Alignment, samples, names: list[str]
+) -> dict[str, np.ndarray]:
+    """The converted values ``names`` (stacked over samples): kept by the alignment, or from
+    one more run of the model when one is missing."""
+    if all(n in alignment.arrays for n in names):
+        return {n: alignment.arrays[n] for n in names}
+    traced: dict[str, list[np.ndarray]] = {}
+    for chunk in trace_onnx(model, samples, names):
+        traced.update(chunk)
+    return {n: np.stack(traced[n]) for n in names}
+
+
+def _structural_counterpart(
+    node, alignment, index, consumers_of, tolerance, samples, model
+) -> None:
     """Re-pair a first divergent node with a source operator consuming the source values its
     inputs matched (the nearest value anywhere in the source may be an unrelated tensor)."""
+    values = alignment.values
     out = node.output[0]
     match = values.get(out)
     if match is None or match.output_error is not None:
@@ -199,8 +239,7 @@ def _structural_counterpart(node, values, index, consumers_of, tolerance, sample
         if c[1] <= 1.0
     }
     pool = [v.name for s in sources for v in consumers_of.get(s, [])]
-    arrays = next(trace_onnx(model, samples, [out]))[out]
-    stacked = np.stack(arrays)
+    stacked = traced_values(model, alignment, samples, [out])[out]
     scored = []
     for name in dict.fromkeys(pool):
         array = index.array(name)

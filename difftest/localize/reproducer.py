@@ -68,13 +68,18 @@ def write_reproducer(
     source_inputs: dict[str, list[np.ndarray]],
     directory: Path,
     meta: dict,
+    known: dict[str, np.ndarray] | None = None,
 ) -> Path:
-    """Write ``reproducer.onnx``, ``data.npz`` and ``reproducer.json`` into ``directory``."""
+    """Write ``reproducer.onnx``, ``data.npz`` and ``reproducer.json`` into ``directory``.
+    ``known``: converted values the caller has (stacked over samples, e.g. those the alignment
+    kept); the model runs once more only when the node's inputs and output are not all there."""
     sub, inputs = extract_node(model, index)
     output = sub.graph.output[0].name
-    traced: dict[str, list[np.ndarray]] = {}
-    for chunk in trace_onnx(model, samples, [*inputs, output]):
-        traced.update(chunk)
+    names = [*inputs, output]
+    traced = {n: known[n] for n in names if known and n in known}
+    if len(traced) < len(names):
+        for chunk in trace_onnx(model, samples, names):
+            traced.update({n: np.stack(a) for n, a in chunk.items()})
     data: dict[str, np.ndarray] = {}
     for s in range(len(samples)):
         for k, name in enumerate(inputs):

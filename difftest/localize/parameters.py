@@ -59,11 +59,23 @@ class ParameterFinding:
         return self.kind == "altered" or (self.kind == "precision" and not self.intended)
 
 
+def _is_float16(v: np.ndarray) -> bool:
+    return np.array_equal(v.astype(np.float16).astype(np.float32), v, equal_nan=True)
+
+
+def _is_bfloat16(v: np.ndarray) -> bool:
+    return not np.any(v.view(np.uint32) & 0xFFFF)
+
+
 def _narrow_format(values: np.ndarray) -> str:
     v = values.astype(np.float32)
-    if np.array_equal(v.astype(np.float16).astype(np.float32), v, equal_nan=True):
+    if v.size > SUBSAMPLE:
+        part = v.ravel()[:: v.size // SUBSAMPLE]
+        if not (_is_float16(part) or _is_bfloat16(part) or np.unique(part).size <= 256):
+            return ""  # no narrow format fits a part, so none fits the whole
+    if _is_float16(v):
         return "float16"
-    if np.array_equal((v.view(np.uint32) & 0xFFFF), np.zeros_like(v.view(np.uint32))):
+    if _is_bfloat16(v):
         return "bfloat16"
     if np.unique(v).size <= 256 and v.size > 1024:
         return "int8"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
+
 from convfail.codebook import load_codebook
 from convfail.dataset import load_study
 from labeling.guard import RequestGuard
 from labeling.session import LabelingSession
+from labeling.shortcuts import assign_shortcuts
 from labeling.webapp import create_app
 
 
@@ -111,3 +114,65 @@ def test_favicon_is_cached_while_issue_pages_never_are(project, demo_study):
     assert icon.headers["Content-Security-Policy"].startswith("default-src 'none'")
     page = client.get("/issue/pytorch/pytorch/1")
     assert page.status_code == 200 and page.cache_control.no_store
+
+
+class _Buttons(HTMLParser):
+    """The choice buttons a browser would build from a page, with their attributes and text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.buttons: list[dict] = []
+        self.inside = False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "button" and "choice" in (dict(attrs).get("class") or ""):
+            self.buttons.append({**dict(attrs), "text": ""})
+            self.inside = True
+
+    def handle_endtag(self, tag):
+        self.inside = self.inside and tag != "button"
+
+    def handle_data(self, data):
+        if self.inside:
+            self.buttons[-1]["text"] += data
+
+
+def test_choice_buttons_carry_the_codebook_and_the_saved_answer(project, demo_study):
+    """The buttons' fixed markup is built once per app: every page still gets the codebook's
+    values, keys and definitions (escaped) and its own answer in ``aria-pressed``."""
+    book = load_codebook()
+    session = LabelingSession(load_study("demo", book), "alice", book, project / "data")
+    guard = RequestGuard()
+    guard.bind("127.0.0.1", 5000)
+    client = create_app(session, guard).test_client()
+    keys = assign_shortcuts(book)
+    cause = next(c for c in book["cause"] if book.subcauses(c.name))
+    sub = book.subcauses(cause.name)[-1]
+    saved = client.post(
+        "/api/label",
+        json={
+            "repository": "pytorch/pytorch",
+            "number": 1,
+            "changes": {"cause": cause.name, "subcause": sub.name},
+            "base": "",
+        },
+        headers={"Origin": "http://127.0.0.1:5000", "X-CSRF-Token": guard.token},
+        base_url="http://127.0.0.1:5000",
+    )
+    assert saved.status_code == 200, saved.json
+    for number, chosen in ((1, {"cause": cause.name, "subcause": sub.name}), (2, {})):
+        parser = _Buttons()
+        page = client.get(f"/issue/pytorch/pytorch/{number}", base_url="http://127.0.0.1:5000")
+        parser.feed(page.get_data(as_text=True))
+        expected = [
+            (dim, c, keys[dim][c.key])
+            for dim in ("location", "symptom", "cause", "subcause")
+            for c in book[dim]
+        ]
+        for button, (dim, c, shortcut) in zip(parser.buttons, expected, strict=True):
+            assert (button["data-dim"], button["data-value"]) == (dim, c.name)
+            assert button["data-key"] == shortcut and button["title"] == c.definition
+            assert button.get("data-parent", "") == (c.parent or "")
+            assert " ".join(button["text"].split()) == f"{shortcut} {c.paper_name}"
+            pressed = chosen.get(dim) == c.name and (dim != "subcause" or c.parent == cause.name)
+            assert button["aria-pressed"] == ("true" if pressed else "false")

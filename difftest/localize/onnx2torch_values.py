@@ -72,7 +72,7 @@ def compare_module_parameters(module, model: onnx.ModelProto) -> list[ModulePara
     for index, (node, name) in enumerate(zip(model.graph.node, module_names(model), strict=True)):
         weights = [i for i in node.input if i in initializers]
         weights = [i for i in weights if np.issubdtype(initializers[i].dtype, np.floating)]
-        if not weights or name not in submodules:
+        if not weights or name not in submodules or name not in calls:
             continue
         own = {f"{name}.{k}": v for k, v in submodules[name].state_dict().items()}
         read = [a.target for a in calls[name].args if getattr(a, "target", None) in attrs]
@@ -97,22 +97,27 @@ def compare_module_parameters(module, model: onnx.ModelProto) -> list[ModulePara
 @dataclass
 class Onnx2TorchValues:
     """A values provider for :func:`difftest.localize.align.align`: the values of the
-    onnx2torch ``module`` under the value names of ``model``, the ONNX file it was built from."""
+    onnx2torch ``module`` under the value names of ``model``, the ONNX file it was built from.
+    One module run per sample gives every value at once (no chunks under a memory budget)."""
 
     module: object
     model: onnx.ModelProto
     supplied: set[str] = field(default_factory=set)
     from_onnxruntime: set[str] = field(default_factory=set)
+    outputs_of: dict[str, list[str]] = field(default_factory=dict)  # submodule -> ONNX outputs
+
+    def __post_init__(self) -> None:
+        names = module_names(self.model)
+        self.outputs_of = {
+            name: list(node.output) for node, name in zip(self.model.graph.node, names, strict=True)
+        }
 
     def run(self, sample: list[np.ndarray]) -> dict[str, np.ndarray]:
         """Every ONNX node output the module computes, for one sample."""
         # torch is an optional extra; import on use
         import torch
 
-        outputs_of = {
-            name: list(node.output)
-            for node, name in zip(self.model.graph.node, module_names(self.model), strict=True)
-        }
+        outputs_of = self.outputs_of
         recorded: dict[str, np.ndarray] = {}
 
         class Recorder(torch.fx.Interpreter):

@@ -117,6 +117,10 @@ def test_an_int8_tflite_hop_is_intended_precision_at_its_conv(tmp_path):
     assert "int8 per-channel behind DequantizeLinear, 256 levels" in first.detail
     (op,) = loc.target["first_divergent_ops"]
     assert op["tflite_op"]["builtin"] == "CONV_2D" and op["tflite_op"]["index"] == 3
+    # the same file on a path that asked for float32: the int8 weights were not asked for
+    unasked = replace(check, path=make_path("keras", ["tflite-float32"]))
+    _, loc = localize_path(unasked)
+    assert [d.cause for d in loc.divergences] == ["precision (unintended)"]
 
 
 @pytest.mark.slow

@@ -169,10 +169,12 @@ class LitertValues:
         for node in self.reading.graph.node:
             if any(o in self.from_onnxruntime for o in node.output):
                 kinds[node.op_type] = kinds.get(node.op_type, 0) + 1
+        text = f"values from LiteRT ({len(self.supplied)} of {total} tensors)"
+        if not kinds:
+            return text
         added = ", ".join(f"{n} {op}" for op, n in sorted(kinds.items()))
         return (
-            f"values from LiteRT ({len(self.supplied)} of {total} tensors), "
-            f"{len(self.from_onnxruntime)} from ONNX Runtime on tf2onnx's reading ({added}: "
-            "values with no TFLite tensor, e.g. layout transposes and outputs before a fused "
-            "activation)"
+            f"{text}, {len(self.from_onnxruntime)} from ONNX Runtime on tf2onnx's reading "
+            f"({added}: values with no TFLite tensor, e.g. layout transposes and outputs before "
+            "a fused activation)"
         )

@@ -81,7 +81,7 @@ def test_cli_path_errors_are_one_line(capsys):
     from convfail.cli import main
 
     for hops, message in [
-        ("tflite-float32", "ends in tflite; the localizer reads ONNX models"),
+        ("tf2onnx-onnx,tflite-tf2onnx", "converts from tflite, but the path is at onnx"),
         ("tflite-int4", "unknown hop 'tflite-int4'"),
     ]:
         with pytest.raises(SystemExit):

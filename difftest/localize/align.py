@@ -15,6 +15,7 @@ conversion starts to go wrong, whatever happens downstream.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,6 +28,12 @@ from difftest.localize.tolerance import Tolerance, mismatched_share, rms
 MAX_CANDIDATES = 16
 MAX_KEPT = 8  # matching candidates kept per value (ties are common in tiny tensors)
 KEPT_MB = 256.0
+# where the converted model's values come from: (model, samples, value names, budget in MB) ->
+# chunks of {value name: [array per sample]}; ONNX Runtime on the model unless a target says
+ValuesProvider = Callable[
+    [onnx.ModelProto, list[list[np.ndarray]], list[str], float],
+    Iterator[dict[str, list[np.ndarray]]],
+]
 
 
 @dataclass
@@ -69,6 +76,7 @@ class Alignment:
     # inputs, kept from the alignment's own run so the stages after it need not run the model
     # again (bounded by KEPT_MB; a value not here is traced again)
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    values_of: ValuesProvider = trace_onnx  # what supplied the converted values
 
     def node_error(self, model: onnx.ModelProto, index: int) -> float:
         errors = [self.values[o].error for o in model.graph.node[index].output if o in self.values]
@@ -118,8 +126,11 @@ def align(
     expected_outputs: list[list[np.ndarray]],
     tolerance: Tolerance,
     budget_mb: float = DEFAULT_BUDGET_MB,
+    values_of: ValuesProvider = trace_onnx,
 ) -> Alignment:
-    """Trace ``model`` on ``samples`` chunk by chunk and align every value with ``trace``."""
+    """Trace ``model`` on ``samples`` chunk by chunk and align every value with ``trace``;
+    ``values_of`` supplies the converted model's values (another runtime's, for a TFLite or
+    PyTorch target read as ONNX for its structure)."""
     index = SourceIndex(trace)
     producer = {o: i for i, n in enumerate(model.graph.node) for o in n.output}
     initializers = {t.name for t in model.graph.initializer}
@@ -135,7 +146,7 @@ def align(
         values[name] = ValueMatch(name, -1, stacked.shape, rms(stacked), 0.0, [(source, 0.0)])
     names = runtime_values(model)
     kept: dict[str, np.ndarray] = {}
-    for chunk in trace_onnx(model, samples, names, budget_mb):
+    for chunk in values_of(model, samples, names, budget_mb):
         for name in names:
             if name not in chunk:
                 continue
@@ -185,12 +196,12 @@ def align(
         if any(o in bad for o in node.output) and not any(n in bad for n in node.input)
     ]
     consumers_of = trace.consumers()
-    partial = Alignment(values, bad, first, False, [], kept)
+    partial = Alignment(values, bad, first, False, [], kept, values_of)
     for i in first:
         node = model.graph.node[i]
         _structural_counterpart(node, partial, index, consumers_of, tolerance, samples, model)
     errors = [values[o].error if o in values else math.inf for o in output_names]
-    return Alignment(values, bad, first, all(e <= 1.0 for e in errors), errors, kept)
+    return Alignment(values, bad, first, all(e <= 1.0 for e in errors), errors, kept, values_of)
 
 
 def _keep_if_first(kept, node, name, stacked, values, chunk) -> None:
@@ -216,7 +227,7 @@ def traced_values(
     if all(n in alignment.arrays for n in names):
         return {n: alignment.arrays[n] for n in names}
     traced: dict[str, list[np.ndarray]] = {}
-    for chunk in trace_onnx(model, samples, names):
+    for chunk in alignment.values_of(model, samples, names, DEFAULT_BUDGET_MB):
         traced.update(chunk)
     return {n: np.stack(traced[n]) for n in names}
 

@@ -228,7 +228,7 @@ def _echo_summary(report: dict) -> None:
     "--hops",
     default="tflite-dynamic-int8,tflite-tf2onnx",
     show_default=True,
-    help="Comma-separated hops of the path; the last must produce ONNX.",
+    help="Comma-separated hops of the path, ending in ONNX, TFLite or onnx2torch's module.",
 )
 @click.option("--images", default=256, show_default=True, help="Held-out digits for labels.")
 @click.option("--inputs", "n_inputs", default=2, show_default=True, help="Inputs to localize on.")
@@ -251,11 +251,14 @@ def localize_path_command(
     greedy: bool,
 ) -> None:
     """Convert a matrix model along a path, name the hop where the difference starts, then
-    localize and repair the final ONNX model (e.g. the paper's Keras -> TFLite int8 -> ONNX).
+    localize and repair the final model (e.g. the paper's Keras -> TFLite int8 -> ONNX). A
+    .tflite is localized on LiteRT's own tensors and repaired as an ONNX file (its tf2onnx
+    reading); onnx2torch's module on its own values and parameters, with no repair.
 
     \b
     Examples:
       convfail difftest localize-path --model tiny --hops tflite-dynamic-int8,tflite-tf2onnx
+      convfail difftest localize-path --model tiny --hops tflite-dynamic-int8
       convfail difftest localize-path --model inception_v3 --images 1000 --greedy \\
         --reuse .cache/matrix/conversions/models
     """
@@ -263,9 +266,14 @@ def localize_path_command(
         model, framework, [h for h in hops.split(",") if h], images, n_inputs, out, greedy, reuse
     )
     click.echo(run.report["path"]["summary"])
+    target = run.report.get("target") or {}
+    if target:
+        click.echo(f"  {target['values']}")
+    ops = {o["node"]: o.get("describe") for o in target.get("first_divergent_ops", [])}
     for d in run.report["first_divergent"][:3]:
+        op = f" = {ops[d['node']]}" if ops.get(d["node"]) else ""
         click.echo(
-            f"  first divergent node {d['name']} ({d['op_type']}): {d['cause']} - {d['detail']}"
+            f"  first divergent node {d['name']} ({d['op_type']}){op}: {d['cause']} - {d['detail']}"
         )
     if run.label_repair is not None:
         click.echo(f"  {run.label_repair.summary()}")

@@ -6,9 +6,10 @@ intermediate model runs in its own runtime (LiteRT for a .tflite, ONNX Runtime, 
 on the same images and is compared with the source's logits under the localizer's scaled
 tolerance. The *culprit* is the first hop whose model differs while every model before it
 agrees. The precision the path asked for (``dynamic-int8`` -> int8) is what the parameter stage
-calls intended. When the path ends in ONNX, :func:`localize_path` runs the other stages on the
-final model against the source, the Keras model through its TensorFlow graph (NHWC) or the
-torch module.
+calls intended. :func:`localize_path` runs the other stages on the final model against the
+source, the Keras model through its TensorFlow graph (NHWC) or the torch module: an ONNX file
+directly, a .tflite or onnx2torch's module through :mod:`.targets` (an ONNX structure, the
+values of the target's own runtime).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from google.protobuf.message import DecodeError
 
 from convfail.errors import ConvfailError
 from difftest.localize.pipeline import Localization, localize
+from difftest.localize.targets import read_target
 from difftest.localize.tolerance import Tolerance
 from difftest.matrix.hops import DYNAMIC_INT8, FLOAT16, FLOAT32, Artifact, Hop, observed_precision
 from difftest.matrix.labels import top1_discrepancy_pct
@@ -164,12 +166,18 @@ def localize_path(
     seed: int = 0,
     tolerance: Tolerance | None = None,
 ) -> tuple[SourceModel, Localization]:
-    """Stages 2-4 on the path's final ONNX model against its source (seeded random inputs);
-    weights narrowed to the precision the path asked for are intended."""
+    """Stages 2-4 on the path's final model against its source (seeded random inputs);
+    weights narrowed to the precision the path asked for are intended. A TFLite or onnx2torch
+    target is read as ONNX for its structure; its own runtime supplies the values."""
     final = check.artifacts[-1]
-    if final.framework != "onnx" or final.path is None:
-        raise ValueError(f"{check.path.name} ends in {final.framework}, not an ONNX file")
     source = source_model(check.artifacts[0])
-    model = onnx.load(final.path)
     samples = source.make_inputs(seed, n_inputs)
-    return source, localize(source, model, samples, tolerance, intended=check.intended)
+    if final.framework == "onnx" and final.path is not None:
+        model = onnx.load(final.path)
+        return source, localize(source, model, samples, tolerance, intended=check.intended)
+    target = read_target(check.artifacts)
+    loc = localize(
+        source, target.model, samples, tolerance, intended=check.intended, values_of=target.values
+    )
+    target.annotate(loc)
+    return source, loc

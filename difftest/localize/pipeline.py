@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnx
 
-from difftest.localize.align import Alignment, align
+from difftest.localize.align import Alignment, ValuesProvider, align
 from difftest.localize.eager_trace import trace_torch
-from difftest.localize.graph_trace import DEFAULT_BUDGET_MB, session
+from difftest.localize.graph_trace import DEFAULT_BUDGET_MB, session, trace_onnx
 from difftest.localize.hyperparams import HyperFinding, compare_hyperparameters
 from difftest.localize.parameters import (
     ParameterFinding,
@@ -81,6 +81,8 @@ class Localization:
     timings: dict[str, float] = field(default_factory=dict)
     settings: list = field(default_factory=list)
     intended: str = "float32"  # the precision the conversion was asked for
+    # a TFLite or PyTorch target read as ONNX: which runtime supplied the values, its ops
+    target: dict = field(default_factory=dict)
 
     @property
     def agrees(self) -> bool:
@@ -101,10 +103,12 @@ def localize(
     budget_mb: float = DEFAULT_BUDGET_MB,
     trace: SourceTrace | None = None,
     intended: str | None = None,
+    values_of: ValuesProvider = trace_onnx,
 ) -> Localization:
     """Stages 2-4 (parameters, hyper-parameters, graph) on ``model`` against ``source``.
     ``intended`` is the precision the conversion was asked for (default: the tolerance's):
-    weights narrowed to it are intended, whatever tolerance they are judged at."""
+    weights narrowed to it are intended, whatever tolerance they are judged at. ``values_of``
+    supplies the converted model's values (default: ONNX Runtime on ``model``)."""
     tolerance = tolerance or Tolerance()
     intended = intended or tolerance.precision
     timings: dict[str, float] = {}
@@ -115,7 +119,7 @@ def localize(
     timings["source_trace_s"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    alignment = align(model, trace, samples, expected, tolerance, budget_mb)
+    alignment = align(model, trace, samples, expected, tolerance, budget_mb, values_of)
     timings["graph_s"] = time.perf_counter() - start
 
     start = time.perf_counter()

@@ -95,13 +95,18 @@ def to_markdown(report: dict) -> str:
                 f"| {h['hop']} | {h['asked']} | {observed} | {h['scaled_error']:.3g} | "
                 f"{h['discrepancy_pct']:.1f} % |"
             )
+    target = report.get("target") or {}
+    if target:
+        lines += ["", f"Target runtime {target['runtime']}: {target['values']}."]
+    ops = {o["node"]: o.get("describe") for o in target.get("first_divergent_ops", [])}
     lines += ["", "## First divergent node(s)", ""]
     if not report["first_divergent"]:
         lines.append("None: every output agrees.")
     for d in report["first_divergent"]:
         lines.append(
-            f"- node {d['node']} `{d['name']}` ({d['op_type']}), scaled error {d['error']}, "
-            f"cause **{d['cause']}**: {d['detail']} "
+            f"- node {d['node']} `{d['name']}` ({d['op_type']})"
+            + (f", {ops[d['node']]}" if ops.get(d["node"]) else "")
+            + f", scaled error {d['error']}, cause **{d['cause']}**: {d['detail']} "
             f"(source counterpart: `{d['source_counterpart']}`)"
         )
     lines += ["", "## Parameters", ""]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -37,6 +37,7 @@ from difftest.matrix.paths import make_path
 from difftest.matrix.sources import input_size, source_artifact
 
 REPAIRED_FILE = "repaired.onnx"
+TARGETS = ("onnx", "tflite", "torch")  # what localize_path reads (torch: onnx2torch's module)
 RECONVERTED_FILE = "reconverted.onnx"  # a workaround: the source converted again, other settings
 HELD_OUT_SEED = 1000
 # causes found in the converted model itself: re-converting would tell nothing more about them
@@ -218,6 +219,16 @@ class PathRun:
     label_repair: GreedyResult | None = None
 
 
+def _reading_artifact(loc: Localization, final: Artifact, workdir: Path) -> Artifact:
+    """The final model as the ONNX file the greedy repair edits: itself, or a .tflite's reading
+    (saved beside the path's models)."""
+    if final.framework == "onnx":
+        return final
+    path = workdir / "tflite-reading.onnx"
+    onnx.save(loc.model, path)
+    return replace(final, framework="onnx", path=path, model=None)
+
+
 def localize_path_and_report(
     model: str,
     framework: str,
@@ -229,15 +240,18 @@ def localize_path_and_report(
     reuse: Path | None = None,
 ) -> PathRun:
     """Convert ``model`` from ``framework`` along ``hops``, name the hop where the difference
-    starts, localize and repair the final ONNX model, and measure the label discrepancy on
-    held-out digits before and after the repair. ``greedy``: repair by FetaFix's label-driven
+    starts, localize the final model (ONNX, a .tflite or onnx2torch's module) and repair it as an
+    ONNX file, and measure the label discrepancy on held-out digits before and after the repair.
+    A .tflite is repaired through its ONNX reading; onnx2torch's module is not repaired (its
+    fault is in the module, not in an ONNX file). ``greedy``: repair by FetaFix's label-driven
     loop on those digits (:mod:`.greedy`) instead of the alignment-driven repair. ``reuse``: a
     matrix run's ``models/`` folder whose files of this path are read instead of converted."""
     path = make_path(framework, hops)
-    if path.target != "onnx":
+    if path.target not in TARGETS:
         raise ConvfailError(
-            f"path {path.name} ends in {path.target}; the localizer reads ONNX models",
-            "end the path with a hop to onnx (tf2onnx-onnx, tflite-tf2onnx, torchscript-onnx)",
+            f"path {path.name} ends in {path.target}; the localizer reads ONNX, TFLite and "
+            "onnx2torch targets",
+            "end the path with a hop to onnx, tflite or onnx2torch",
         )
     directory = out or localize_cache_dir() / f"path--{model}--{framework}--{'--'.join(hops)}"
     workdir = directory / "models"
@@ -247,12 +261,15 @@ def localize_path_and_report(
     check = check_path(path, source_artifact(model, framework), images, workdir, reuse=earlier)
     source, loc = localize_path(check, n_inputs)
     final = check.artifacts[-1]
-    result, labelled = None, None
-    if greedy:
-        predictor = onnx_predictor(images, final, workdir / "candidates")
+    result, labelled, fixed = None, None, None
+    # onnx2torch's module: its fault is reported (loc.target), not repaired; repairs are ONNX
+    repairable = final.framework != "torch"
+    if greedy and repairable:
+        reading = _reading_artifact(loc, final, workdir)
+        predictor = onnx_predictor(images, reading, workdir / "candidates")
         labelled = greedy_repair(source, loc, check.reference, predictor)
         fixed = labelled.model if labelled.changed else None
-    else:
+    elif repairable:
         result = repair(source, loc, held_out=source.make_inputs(HELD_OUT_SEED, n_inputs))
         fixed = result.model if result.changed else None
     (directory / REPAIRED_FILE).unlink(missing_ok=True)
@@ -276,5 +293,7 @@ def localize_path_and_report(
     }
     report["labels"] = labels
     report["label_repair"] = labelled.to_dict() if labelled is not None else None
+    if loc.target:
+        report["target"] = loc.target
     paths = write_report(report, directory)
     return PathRun(report, paths, directory, check, result, labelled)

@@ -95,6 +95,9 @@ def session(
         )
     options = ort.SessionOptions()
     options.log_severity_level = 3
+    # idle pool threads sleep instead of spinning: the same values, without the CPU that
+    # spinning burns between the runs of a localization (documented ORT session option)
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(
         copy.SerializeToString(), options, providers=["CPUExecutionProvider"]
     )

@@ -28,7 +28,6 @@ from difftest.localize.tolerance import Tolerance, mismatched_share, rms
 MAX_CANDIDATES = 16
 MAX_KEPT = 8  # matching candidates kept per value (ties are common in tiny tensors)
 KEPT_MB = 256.0
-SUBSAMPLE = 1024  # elements that bound a candidate's error before it is scored whole
 # where the converted model's values come from: (model, samples, value names, budget in MB) ->
 # chunks of {value name: [array per sample]}; ONNX Runtime on the model unless a target says
 ValuesProvider = Callable[
@@ -116,30 +115,18 @@ class SourceIndex:
             return []
         level = math.log10(rms(array) + 1e-30)
         pool = sorted(pool, key=lambda c: abs(math.log10(c[2] + 1e-30) - level))[:MAX_CANDIDATES]
-        picks = _subsample(array)
         scored: list[tuple[str, float]] = []
         best = math.inf
         for name, candidate, candidate_rms in pool:
-            if picks is not None and candidate.dtype.kind == "f":
-                # the error on a subsample never exceeds the whole's: a candidate already worse
-                # there than the tolerance and than the best so far is neither kept nor best
-                bound = tolerance.scaled_error(
-                    candidate.ravel()[picks], array.ravel()[picks], operand_scale, candidate_rms
-                )
-                if bound > 1.0 and bound > best:
-                    continue
+            # a candidate whose error bound already passes the tolerance and the best so far is
+            # neither kept nor best
+            bound = tolerance.error_bound(candidate, array, operand_scale, candidate_rms)
+            if bound > 1.0 and bound > best:
+                continue
             error = tolerance.scaled_error(candidate, array, operand_scale, candidate_rms)
             best = min(best, error)
             scored.append((name, error))
         return sorted(scored, key=lambda c: (c[1], self.order.get(c[0].split("@")[0], 0)))
-
-
-def _subsample(array: np.ndarray) -> np.ndarray | None:
-    """Fixed, evenly spread element indices of a large float value (None: score it whole; the
-    bound holds for floats only, an integer value's error counts the share that differs)."""
-    if array.dtype.kind != "f" or array.size <= 4 * SUBSAMPLE:
-        return None
-    return np.linspace(0, array.size - 1, SUBSAMPLE).astype(np.int64)
 
 
 def align(

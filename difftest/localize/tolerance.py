@@ -44,6 +44,16 @@ class Tolerance:
         """Largest |difference| / allowance; ``inf`` on a shape or non-finite mismatch."""
         return scaled_error(source, converted, self.relative, operand_scale, source_rms)
 
+    def error_bound(
+        self,
+        source: np.ndarray,
+        converted: np.ndarray,
+        operand_scale: float = 0.0,
+        source_rms: float | None = None,
+    ) -> float:
+        """:func:`error_bound` at this tolerance."""
+        return error_bound(source, converted, self.relative, operand_scale, source_rms)
+
 
 def rms(array: np.ndarray) -> float:
     """Root-mean-square of the finite elements (0 for none)."""
@@ -97,6 +107,33 @@ def scaled_error(
     scale = max(rms(s), operand_scale, SCALE_FLOOR)
     allowance = rtol * (np.abs(s) + scale)
     return float(np.max(np.abs(c - s) / allowance))
+
+
+BOUND_SAMPLE = 1024  # evenly spread elements that bound a large array's scaled error
+
+
+def error_bound(
+    source: np.ndarray,
+    converted: np.ndarray,
+    rtol: float,
+    operand_scale: float = 0.0,
+    source_rms: float | None = None,
+) -> float:
+    """A lower bound of :func:`scaled_error`, from a fixed subsample (0.0 when the arrays are
+    small, not both float or of other shapes): its error never exceeds the whole's when the scale
+    is the whole source's RMS, so a bound above 1 refuses a pairing without the full passes. It
+    holds for floats only: an integer array's error counts the share of elements that differ."""
+    s, c = np.asarray(source), np.asarray(converted)
+    if (
+        s.shape != c.shape
+        or s.size <= 4 * BOUND_SAMPLE
+        or s.dtype.kind != "f"
+        or c.dtype.kind != "f"
+    ):
+        return 0.0
+    picks = np.linspace(0, s.size - 1, BOUND_SAMPLE).astype(np.int64)
+    scale = rms(s) if source_rms is None else source_rms
+    return scaled_error(s.ravel()[picks], c.ravel()[picks], rtol, operand_scale, scale)
 
 
 def mismatched_share(

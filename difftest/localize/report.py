@@ -217,7 +217,7 @@ def write_reproducer_for(loc: Localization, directory: Path) -> dict | None:
         source_inputs,
         directory / "reproducer",
         {"cause": first.cause, "detail": first.detail},
-        loc.alignment.arrays,
+        loc.alignment,
     )
     check = check_reproducer(path, loc.tolerance)
     return {"path": str(path.relative_to(directory)), "check": check.to_dict()}

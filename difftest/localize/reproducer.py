@@ -20,7 +20,8 @@ import numpy as np
 import onnx
 import onnx.utils
 
-from difftest.localize.graph_trace import runtime_values, trace_onnx
+from difftest.localize.align import Alignment, traced_values
+from difftest.localize.graph_trace import runtime_values
 from difftest.localize.tolerance import Tolerance
 
 MODEL_FILE = "reproducer.onnx"
@@ -68,18 +69,14 @@ def write_reproducer(
     source_inputs: dict[str, list[np.ndarray]],
     directory: Path,
     meta: dict,
-    known: dict[str, np.ndarray] | None = None,
+    alignment: Alignment,
 ) -> Path:
-    """Write ``reproducer.onnx``, ``data.npz`` and ``reproducer.json`` into ``directory``.
-    ``known``: converted values the caller has (stacked over samples, e.g. those the alignment
-    kept); the model runs once more only when the node's inputs and output are not all there."""
+    """Write ``reproducer.onnx``, ``data.npz`` and ``reproducer.json`` into ``directory``. The
+    node's converted values are those the localization's ``alignment`` kept, or come from the
+    runtime that supplied its values."""
     sub, inputs = extract_node(model, index)
     output = sub.graph.output[0].name
-    names = [*inputs, output]
-    traced = {n: known[n] for n in names if known and n in known}
-    if len(traced) < len(names):
-        for chunk in trace_onnx(model, samples, names):
-            traced.update({n: np.stack(a) for n, a in chunk.items()})
+    traced = traced_values(model, alignment, samples, [*inputs, output])
     data: dict[str, np.ndarray] = {}
     for s in range(len(samples)):
         for k, name in enumerate(inputs):

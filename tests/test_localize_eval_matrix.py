@@ -196,7 +196,9 @@ def test_an_unreadable_earlier_run_is_one_line_and_left_as_it_was(tmp_path):
     (tmp_path / SUMMARY_FILE).write_text('{"cases_done": [')
     (tmp_path / ROWS_FILE).write_text("model,path\n")
     settings = EvalSettings((TINY,), ())
-    with pytest.raises(ConvfailError, match=r"cannot be read.*another --out"):
+    with pytest.raises(
+        ConvfailError, match=r"cannot be read.*give --out or --include-run another folder"
+    ):
         write_matrix_evaluation(tmp_path, settings, tmp_path / "work", earlier_runs=[tmp_path])
     assert (tmp_path / SUMMARY_FILE).read_text() == '{"cases_done": ['
 

@@ -336,7 +336,7 @@ def read_evaluation(out_dir: Path) -> tuple[dict[str, list[EvalRow]], dict]:
     except (json.JSONDecodeError, DatasetError) as exc:
         raise ConvfailError(
             f"{out_dir}: the earlier evaluation cannot be read ({exc})",
-            "move the folder away or pass another --out",
+            "move the folder away, or give --out or --include-run another folder",
         ) from None
     kinds = {f.name: str(f.type) for f in fields(EvalRow)}
     by_case: dict[str, list[EvalRow]] = {}
@@ -355,7 +355,7 @@ def _check_resumable(out_dir: Path, earlier: dict, settings: EvalSettings) -> No
             option = "--" + key.replace("n_", "").replace("_", "-")
             raise ConvfailError(
                 f"{out_dir} was written with {key} {saved[key]}, not {getattr(settings, key)}",
-                f"rerun with the same {option}, or pass another --out",
+                f"rerun with the same {option}, or give --out or --include-run another folder",
             )
 
 

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from difftest.localize.tolerance import Tolerance, mismatched_share, scaled_error
+from difftest.localize.tolerance import Tolerance, mismatched_share, rms, scaled_error
 
 
 def test_rounding_noise_on_near_zero_elements_does_not_alarm():
@@ -75,3 +75,29 @@ def test_localize_says_its_policy_and_why_the_two_verdicts_differ():
     assert "recorded success under policy paper on 10 input(s)" in second
     agreeing = policy_verdict(source, converted, parse_policy("paper"), tolerance, True)
     assert agreeing["outcome"] == "success" and agreeing["why"] == []
+
+
+def test_rms_is_that_of_the_finite_elements_in_every_layout_and_dtype():
+    rng = np.random.default_rng(3)
+    weights = rng.standard_normal((16, 3, 5, 5)).astype(np.float32)
+    cases = [
+        weights,
+        weights.transpose(2, 0, 3, 1),  # not contiguous
+        weights.astype(np.float16),
+        np.arange(12),
+        np.array([1.0, np.nan, -np.inf, 2.0, 3.0]),
+        np.array([1e200, 1.0]),  # finite, but its square is not
+    ]
+    for array in cases:
+        finite = [float(v) for v in np.asarray(array, np.float64).ravel() if math.isfinite(v)]
+        expected = math.sqrt(math.fsum(v * v for v in finite) / len(finite))
+        assert math.isclose(rms(array), expected, rel_tol=1e-12), array.dtype
+    assert rms(np.array([])) == 0.0 and rms(np.array([np.nan, np.inf])) == 0.0
+
+
+def test_the_localize_commands_keep_freed_memory_on_glibc():
+    import platform
+
+    from difftest.heap import keep_freed_memory
+
+    assert keep_freed_memory() == (platform.libc_ver()[0] == "glibc")

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import click
 
 from convfail.paths import data_dir, localization_dir, localize_cache_dir
+from difftest.heap import keep_freed_memory
 from difftest.localize.tolerance import RTOL
 from difftest.matrix.torch_archs import ARCHITECTURES, TINY
 
@@ -101,6 +102,7 @@ def _case_options(fn: Callable) -> Callable:
 
     @functools.wraps(fn)
     def command(**options: object) -> None:
+        keep_freed_memory()  # a case's large arrays reuse freed memory (see difftest.heap)
         request_type = _work("runs").CaseRequest
         names = [f.name for f in fields(request_type)]
         request = request_type(**{name: options.pop(name) for name in names})

@@ -80,12 +80,13 @@ def session(
     # ONNX Runtime is an optional extra; import on use
     import onnxruntime as ort
 
-    copy = onnx.ModelProto()
-    copy.CopyFrom(model)
-    present = {o.name for o in copy.graph.output}
+    present = {o.name for o in model.graph.output}
     wanted = [name for name in extra_outputs if name not in present]
-    if wanted and types is None:
-        types = _value_types(model)
+    copy = model
+    if wanted:  # the outputs are declared on a copy; the caller's model stays as it is
+        copy = onnx.ModelProto()
+        copy.CopyFrom(model)
+        types = _value_types(model) if types is None else types
     for name in wanted:
         info = types.get(name)
         if info is None or not info.type.tensor_type.elem_type:

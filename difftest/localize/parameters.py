@@ -129,7 +129,15 @@ def classify(
     ``stored`` names the narrow format the value is known to be stored in (int8 behind a
     DequantizeLinear, float16 behind a Cast); otherwise it is guessed from the values. A folded
     value's detail starts with ``folded``."""
-    diff = np.abs(init.astype(np.float64) - src.astype(np.float64))
+    if init.shape == src.shape and np.array_equal(init, src):
+        return (
+            "copied",
+            0.0,
+            0,
+            "",
+        )  # what the float64 comparison below finds, at a tenth of its cost
+    diff = np.subtract(init, src, dtype=np.float64)
+    np.abs(diff, out=diff)
     narrow = stored or (_narrow_format(init) if diff.max(initial=0) > 0 else "")
     if narrow and not stored and _narrow_format(src):
         narrow = ""
@@ -184,6 +192,7 @@ def _plausible(init: np.ndarray, src: np.ndarray) -> bool:
 
 
 RANK = {"copied": 0, "precision": 1, "folded": 2, "altered": 3}
+EXACT = (RANK["copied"], 0.0)  # the best a pairing can rank: a bit-identical copy
 
 
 @dataclass
@@ -309,13 +318,20 @@ def compare_parameters(
                 if known is not None and known.size != init.shape[0]:
                     known = None
                 verdict = classify(
-                    init.astype(np.float32), arranged, tolerance, fold, known, weight.narrow
+                    init.astype(np.float32, copy=False),
+                    arranged,
+                    tolerance,
+                    fold,
+                    known,
+                    weight.narrow,
                 )
                 if verdict is None:
                     continue
                 key = (RANK[verdict[0]], verdict[1])
                 if best is None or key < best[0]:
                     best = (key, name, perm, verdict)
+            if best is not None and best[0] == EXACT:
+                break  # an exact copy: no other source parameter can rank above it
         if best is None:
             continue
         _, name, perm, (kind, max_diff, changed, detail) = best

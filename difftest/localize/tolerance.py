@@ -56,8 +56,16 @@ class Tolerance:
 
 
 def rms(array: np.ndarray) -> float:
-    """Root-mean-square of the finite elements (0 for none)."""
-    a = np.asarray(array, dtype=np.float64)
+    """Root-mean-square of the finite elements (0 for none). All finite, the common case, takes
+    one float64 temporary instead of three (a copy, the masked copy, the squares): the same
+    elements squared and summed in the same order, the same value."""
+    flat = np.asarray(array).ravel()
+    if not flat.size:
+        return 0.0
+    squares = np.square(flat, dtype=np.float64)
+    if np.isfinite(squares).all():
+        return float(np.sqrt(np.mean(squares)))
+    a = flat.astype(np.float64)
     a = a[np.isfinite(a)]
     return float(np.sqrt(np.mean(a * a))) if a.size else 0.0
 

@@ -7,11 +7,15 @@ values with the same source values, and a planted fault must land on the same op
 
 from __future__ import annotations
 
+import warnings
+
 import onnx
 import pytest
+import torch
 from localize_models import export, node_index, perturb_weight, samples, small_source
 
 from difftest.localize.pipeline import localize
+from difftest.sources import InputSpec, _torch_model
 
 pytestmark = pytest.mark.slow
 
@@ -77,3 +81,42 @@ def test_memory_bounded_tracing_gives_the_same_alignment(both):
     assert {k: v.source for k, v in tiny.alignment.values.items()} == {
         k: v.source for k, v in loc_script.alignment.values.items()
     }
+
+
+class _RuntimeFlatten(torch.nn.Module):
+    """Conv + ReLU, flattened by a shape computed at run time (the batch is dynamic)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = torch.nn.Conv2d(3, 4, 3)
+        self.fc = torch.nn.Linear(4 * 4 * 4, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.conv(x))
+        return self.fc(y.reshape(y.shape[0], y.shape[1] * y.shape[2] * y.shape[3]))
+
+
+def test_a_runtime_shape_does_not_widen_the_reshape_it_feeds(tmp_path):
+    # the shape [2, 64] is an integer value of the run; as an operand scale it widened the
+    # Reshape's allowance 100x (scale 0.47 -> 45), it "matched" again and the Linear was named
+    source = _torch_model(_RuntimeFlatten().eval(), [InputSpec("x", (2, 3, 6, 6))], {})
+    path = tmp_path / "flatten.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            source.model,
+            (torch.zeros(2, 3, 6, 6),),
+            path,
+            dynamo=False,
+            input_names=["x"],
+            dynamic_axes={"x": {0: "batch"}},
+        )
+    model = onnx.load(path)
+    assert {"Shape", "Concat", "Reshape"} <= {n.op_type for n in model.graph.node}
+    conv = node_index(model, "Conv")
+    perturb_weight(model, conv, delta=0.002)
+    loc = localize(source, model, samples(source))
+    assert not loc.agrees
+    (first,) = loc.divergences
+    assert first.node == conv and first.cause == "parameter"

@@ -7,6 +7,7 @@ alarm."""
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -163,7 +164,14 @@ def test_localize_path_cli_reads_a_tflite_target_and_names_its_op(tmp_path, caps
     main(["difftest", "localize-path", *args])
     out = capsys.readouterr().out
     report = "\n".join(line for line in out.splitlines() if line.startswith(("  ", "tflite")))
-    assert "values from LiteRT (7 of 12 tensors), 5 from ONNX Runtime" in out, report
+    # tf2onnx reads this .tflite in one of two ways from run to run (seen in about 1 of 6): the
+    # flatten's shape folded (12 values, 7 of them LiteRT tensors) or computed (18, 8)
+    counts = re.search(
+        r"values from LiteRT \((\d+) of (\d+) tensors\), (\d+) from ONNX Runtime", out
+    )
+    assert counts, report
+    supplied, total, from_ort = map(int, counts.groups())
+    assert (supplied, total) in ((7, 12), (8, 18)) and supplied + from_ort == total, report
     assert "= TFLite op 3 CONV_2D" in out and "precision (intended)" in out, report
     assert (tmp_path / "repaired.onnx").exists(), report  # a .tflite's repair is an ONNX file
     assert "Target runtime litert" in (tmp_path / "localization.md").read_text()

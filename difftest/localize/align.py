@@ -129,6 +129,10 @@ class SourceIndex:
         return sorted(scored, key=lambda c: (c[1], self.order.get(c[0].split("@")[0], 0)))
 
 
+def _sets_operand_scale(array: np.ndarray) -> bool:
+    return array.dtype != np.int64 and array.dtype != bool
+
+
 def align(
     model: onnx.ModelProto,
     trace: SourceTrace,
@@ -148,12 +152,19 @@ def align(
     output_names = [o.name for o in model.graph.output]
     output_pos = {n: k for k, n in enumerate(output_names)}
     values: dict[str, ValueMatch] = {}
+    # an operand's scale bounds the round-off of what is computed from it. Shapes, indices
+    # (int64, the type ONNX gives them) and masks are not computed with: a runtime shape
+    # [batch, 32] widened a Reshape's allowance a hundredfold. Quantized data (8-bit, int32
+    # accumulators) is, so it keeps its scale.
+    scaled_values: set[str] = set()
 
     source_inputs = [v.name for v in trace.values if v.op == "input"]
     for k, name in enumerate(graph_inputs[: len(samples[0])]):
         stacked = np.stack([s[k] for s in samples])
         source = source_inputs[k] if k < len(source_inputs) else "input"
         values[name] = ValueMatch(name, -1, stacked.shape, rms(stacked), 0.0, [(source, 0.0)])
+        if _sets_operand_scale(stacked):
+            scaled_values.add(name)
     names = runtime_values(model)
     kept: dict[str, np.ndarray] = {}
     for chunk in values_of(model, samples, names, budget_mb):
@@ -164,7 +175,11 @@ def align(
             stacked = np.stack(arrays)
             node = model.graph.node[producer[name]]
             scale = max(
-                [values[i].rms for i in node.input if i in values and math.isfinite(values[i].rms)]
+                [
+                    values[i].rms
+                    for i in node.input
+                    if i in scaled_values and math.isfinite(values[i].rms)
+                ]
                 or [0.0]
             )
             match = ValueMatch(name, producer[name], stacked.shape, rms(stacked), scale)
@@ -178,6 +193,8 @@ def align(
             if best is not None and best.shape == stacked.shape:
                 match.share = mismatched_share(best, stacked, tolerance.relative, scale)
             values[name] = match
+            if _sets_operand_scale(stacked):
+                scaled_values.add(name)
             if not match.matched:
                 _keep_if_first(kept, node, name, stacked, values, chunk)
 

@@ -16,7 +16,6 @@ macOS) this does nothing.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 
 # mallopt(3) parameters, from glibc's malloc.h
 M_TRIM_THRESHOLD = -1
@@ -28,11 +27,8 @@ TRIM_THRESHOLD = 256 << 20  # a free top of the heap above 256 MiB goes back to 
 
 def keep_freed_memory() -> bool:
     """Tune glibc's allocator as above for the rest of the process; whether it took effect."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
-    try:
-        mallopt = ctypes.CDLL(name).mallopt
+    try:  # the C library this process already runs on: no search for its file
+        mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):  # no C library to load, or not glibc
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]

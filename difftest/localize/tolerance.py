@@ -70,6 +70,18 @@ def rms(array: np.ndarray) -> float:
     return float(np.sqrt(np.mean(a * a))) if a.size else 0.0
 
 
+def _gap(s: np.ndarray, c: np.ndarray, rtol: float, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """``|c - s|`` and the allowance ``rtol * (|s| + scale)`` as float64, for all-finite
+    arrays: the common case of :func:`scaled_error` and :func:`mismatched_share`, without the
+    masks their general paths need (the same values, a third of the passes)."""
+    allowance = np.abs(s, dtype=np.float64)
+    allowance += scale
+    allowance *= rtol
+    diff = np.subtract(c, s, dtype=np.float64)
+    np.abs(diff, out=diff)
+    return diff, allowance
+
+
 def scaled_error(
     source: np.ndarray,
     converted: np.ndarray,
@@ -90,16 +102,10 @@ def scaled_error(
         differ = np.count_nonzero(s != c)
         return 0.0 if differ == 0 else 1.0 + differ / max(1, s.size) * 1e3
     if s.size and np.isfinite(s).all() and np.isfinite(c).all():
-        # the common case, without the masks below: the same value, a third of the passes
-        s64, c64 = s.astype(np.float64), c.astype(np.float64)
-        scale = max(rms(s64) if source_rms is None else source_rms, operand_scale, SCALE_FLOOR)
-        allowance = np.abs(s64)
-        allowance += scale
-        allowance *= rtol
-        c64 -= s64
-        np.abs(c64, out=c64)
-        c64 /= allowance
-        return float(c64.max())
+        scale = max(rms(s) if source_rms is None else source_rms, operand_scale, SCALE_FLOOR)
+        diff, allowance = _gap(s, c, rtol, scale)
+        diff /= allowance
+        return float(diff.max())
     s = s.astype(np.float64)
     c = c.astype(np.float64)
     nan_s, nan_c = np.isnan(s), np.isnan(c)
@@ -153,13 +159,7 @@ def mismatched_share(
     if s.shape != c.shape:
         return 1.0
     if np.isfinite(s).all() and np.isfinite(c).all():
-        # the common case, without the masks below: the same count, a third of the passes
-        scale = max(rms(s), operand_scale, SCALE_FLOOR)
-        allowance = np.abs(s)
-        allowance += scale
-        allowance *= rtol
-        diff = np.subtract(c, s)
-        np.abs(diff, out=diff)
+        diff, allowance = _gap(s, c, rtol, max(rms(s), operand_scale, SCALE_FLOOR))
         return float(np.count_nonzero(diff > allowance)) / max(1, s.size)
     both = np.isfinite(s) & np.isfinite(c)
     same = (np.isnan(s) & np.isnan(c)) | (np.isinf(s) & (s == c))
